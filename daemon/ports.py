@@ -1,0 +1,146 @@
+"""The ports the job lifecycle talks to. Adapters live in `daemon.backends` and `daemon.removers`.
+
+The lifecycle knows these Protocols only; Postgres, Supabase, the filesystem and API4.ai are
+adapters behind them, each tested against its protocol (tests/conformance).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+from daemon.pipeline.removal import BackgroundRemover
+
+__all__ = ["BackgroundRemover", "ClaimedJob", "JobQueue", "ObjectStore", "Wakeups"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    """A row returned by claim_processing_jobs: what a worker needs to run one claim."""
+
+    id: UUID
+    lease_token: UUID
+    source_bucket: str
+    source_path: str
+    options: Any  # raw jsonb; validated by the pipeline's options model
+    revision: int
+    attempts: int
+    max_attempts: int
+    vehicle_id: str | None = None
+    priority: int = 0
+    created_at: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> ClaimedJob:
+        known = {
+            "id": UUID(str(row["id"])),
+            "lease_token": UUID(str(row["lease_token"])),
+            "source_bucket": row["source_bucket"],
+            "source_path": row["source_path"],
+            "options": row.get("options") or {},
+            "revision": int(row.get("revision") or 0),
+            "attempts": int(row.get("attempts") or 0),
+            "max_attempts": int(row.get("max_attempts") or 1),
+            "vehicle_id": row.get("vehicle_id"),
+            "priority": int(row.get("priority") or 0),
+        }
+        created = row.get("created_at")
+        if isinstance(created, datetime):
+            known["created_at"] = created
+        return cls(**known)
+
+
+class JobQueue(Protocol):
+    """Thin calls of the contract's SQL functions (CONTRACT.md section 2).
+
+    Network and database failures raise daemon.errors.StorageFailed-like transient errors
+    (`QueueUnavailable`); a stale claim is an answer (False / None), not an exception.
+    """
+
+    async def claim(self, worker_id: str, max_jobs: int, lease_seconds: int) -> list[ClaimedJob]: ...
+
+    async def heartbeat(
+        self,
+        job_id: UUID,
+        lease_token: UUID,
+        lease_seconds: int,
+        stage: str | None = None,
+        progress: int | None = None,
+    ) -> bool: ...
+
+    async def complete(self, job_id: UUID, lease_token: UUID, result: dict[str, Any]) -> bool: ...
+
+    async def fail(
+        self,
+        job_id: UUID,
+        lease_token: UUID,
+        error: dict[str, Any],
+        retryable: bool,
+        retry_delay_seconds: int | None = None,
+    ) -> str | None: ...
+
+    async def release(self, job_id: UUID, lease_token: UUID) -> bool: ...
+
+    async def ping(self) -> None:
+        """Raise when the queue cannot be reached (used by /health)."""
+        ...
+
+    async def queue_depth(self) -> dict[str, int] | None:
+        """Counts per status where that is cheap for the backend, else None."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class ObjectStore(Protocol):
+    """Buckets of objects (Supabase Storage, or folders on disk)."""
+
+    async def get(self, bucket: str, path: str) -> bytes:
+        """The object's bytes; raises SourceNotFound when it does not exist, StorageFailed else."""
+        ...
+
+    async def put(
+        self,
+        bucket: str,
+        path: str,
+        data: bytes,
+        *,
+        content_type: str,
+        cache_control: str | None = None,
+    ) -> None:
+        """Create or replace the object (upsert); atomic for readers."""
+        ...
+
+    async def delete(self, bucket: str, paths: list[str]) -> None:
+        """Remove objects; missing ones are not an error."""
+        ...
+
+    async def list(self, bucket: str, prefix: str) -> list[str]:
+        """Object paths directly or indirectly under `prefix` (a folder, no trailing slash)."""
+        ...
+
+    def public_url(self, bucket: str, path: str) -> str: ...
+
+    async def aclose(self) -> None: ...
+
+
+class Wakeups(Protocol):
+    """Hints that there may be work: an async stream, never the source of truth."""
+
+    def hints(self) -> AsyncIterator[str]:
+        """Yields a short reason ("insert", "queued", "cancelled", "resubscribed", ...) per hint."""
+        ...
+
+    async def healthy(self) -> bool:
+        """Whether the hint source is connected right now (for /health details, not its status)."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class QueueUnavailable(Exception):
+    """The queue could not be reached; the caller retries with backoff."""
