@@ -1,0 +1,116 @@
+"""What people (and the CLI) do around the queue: queue jobs and look at the queue.
+
+The daemon itself never writes the table directly (CONTRACT.md section 2); these are the admin
+UI's writes, done from the command line with the backend's privileged connection.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+STATUSES = ("queued", "processing", "succeeded", "failed", "cancelled")
+
+
+@dataclass
+class QueueSummary:
+    counts: dict[str, int]
+    oldest_queued_seconds: float | None
+    workers: dict[str, int]  # worker id -> live leases
+    last_failures: list[dict[str, Any]] = field(default_factory=list)
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+
+
+def source_object_path(file: Path, vehicle_id: str | None) -> str:
+    """Where an original goes in the source bucket: grouped by vehicle, never overwriting."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", file.name).strip("-") or "photo"
+    folder = re.sub(r"[^A-Za-z0-9._-]+", "-", vehicle_id) if vehicle_id else "unsorted"
+    return f"{folder}/{uuid.uuid4().hex[:12]}-{safe}"
+
+
+def content_type_of(file: Path) -> str:
+    return mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+
+
+class PostgresAdmin:
+    """Queue jobs and summarise the queue over a direct Postgres connection."""
+
+    def __init__(self, dsn: str) -> None:
+        self._dsn = dsn
+
+    async def insert_job(
+        self,
+        *,
+        source_bucket: str,
+        source_path: str,
+        vehicle_id: str | None,
+        options: dict[str, Any],
+        priority: int = 0,
+    ) -> str:
+        async with await psycopg.AsyncConnection.connect(self._dsn, autocommit=True) as conn:
+            cur = await conn.execute(
+                "insert into processing_jobs (vehicle_id, source_bucket, source_path, options,"
+                " priority) values (%s, %s, %s, %s, %s) returning id",
+                (vehicle_id, source_bucket, source_path, Jsonb(options), priority),
+            )
+            row = await cur.fetchone()
+            assert row is not None
+            return str(row[0])
+
+    async def summary(self, *, job_ids: list[str] | None = None) -> QueueSummary:
+        async with await psycopg.AsyncConnection.connect(
+            self._dsn, autocommit=True, row_factory=dict_row
+        ) as conn:
+            counts = {s: 0 for s in STATUSES}
+            for row in await (
+                await conn.execute("select status, count(*)::int n from processing_jobs group by 1")
+            ).fetchall():
+                counts[row["status"]] = row["n"]
+            oldest = await (
+                await conn.execute(
+                    "select extract(epoch from now() - min(updated_at))::float8 s"
+                    " from processing_jobs where status = 'queued'"
+                )
+            ).fetchone()
+            workers = {
+                row["locked_by"]: row["n"]
+                for row in await (
+                    await conn.execute(
+                        "select locked_by, count(*)::int n from processing_jobs"
+                        " where status = 'processing' and lease_expires_at > now() group by 1"
+                        " order by 1"
+                    )
+                ).fetchall()
+            }
+            failures = await (
+                await conn.execute(
+                    "select id::text, source_path, error->>'code' code, error->>'message' message,"
+                    " finished_at from processing_jobs where status = 'failed'"
+                    " order by finished_at desc nulls last limit 5"
+                )
+            ).fetchall()
+            jobs: list[dict[str, Any]] = []
+            if job_ids:
+                jobs = await (
+                    await conn.execute(
+                        "select id::text, source_path, status, stage, progress, attempts, error,"
+                        " result from processing_jobs where id = any(%s::uuid[])"
+                        " order by created_at, id",
+                        (job_ids,),
+                    )
+                ).fetchall()
+        return QueueSummary(
+            counts=counts,
+            oldest_queued_seconds=oldest["s"] if oldest else None,
+            workers=workers,
+            last_failures=failures,
+            jobs=jobs,
+        )

@@ -1,0 +1,111 @@
+"""PostgresWakeups: LISTEN processing_jobs on a connection of its own, with a health check.
+
+A LISTEN connection can die silently (a restart, a proxy timeout): every `check_interval` seconds
+without a notification it runs `select 1`; on any failure it reconnects with backoff, listens
+again, and yields "resubscribed" so the worker runs a catch-up claim for what it may have missed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import psycopg
+from loguru import logger
+
+CHANNEL = "processing_jobs"
+
+
+class PostgresWakeups:
+    """Wakeups from Postgres NOTIFY."""
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        check_interval: float = 10.0,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self._dsn = dsn
+        self._check_interval = check_interval
+        self._max_backoff = max_backoff
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._listening = False
+        self._closed = False
+
+    async def hints(self) -> AsyncIterator[str]:
+        backoff = 0.5
+        first = True
+        while not self._closed:
+            try:
+                await self._connect()
+                backoff = 0.5
+                if not first:
+                    logger.info("LISTEN {} restored", CHANNEL)
+                    yield "resubscribed"
+                first = False
+                async for reason in self._listen():
+                    yield reason
+            except (psycopg.Error, OSError) as exc:
+                if self._closed:
+                    return
+                self._listening = False
+                logger.warning(
+                    "LISTEN connection lost ({}); retrying in {:.1f} s",
+                    str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                    backoff,
+                )
+                await self._drop()
+                await anyio.sleep(backoff * (0.5 + random.random()))
+                backoff = min(backoff * 2, self._max_backoff)
+                first = False
+
+    async def _connect(self) -> None:
+        self._conn = await psycopg.AsyncConnection.connect(
+            self._dsn,
+            autocommit=True,
+            connect_timeout=5,
+            application_name="vehicle-photo-daemon-listen",
+        )
+        await self._conn.execute(f"LISTEN {CHANNEL}")
+        self._listening = True
+
+    async def _listen(self) -> AsyncIterator[str]:
+        conn = self._conn
+        assert conn is not None
+        while not self._closed:
+            received = False
+            async for notify in conn.notifies(timeout=self._check_interval):
+                received = True
+                yield _reason(notify.payload)
+            if not received:
+                # Silence: prove the connection is still alive before trusting it.
+                with anyio.fail_after(5):
+                    await conn.execute("select 1")
+
+    async def healthy(self) -> bool:
+        return self._listening and self._conn is not None and not self._conn.closed
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                await conn.close()
+            except Exception:  # noqa: BLE001 - the connection is already broken
+                pass
+
+    async def aclose(self) -> None:
+        self._closed = True
+        self._listening = False
+        await self._drop()
+
+
+def _reason(payload: str) -> str:
+    try:
+        status = json.loads(payload).get("status")
+    except (ValueError, AttributeError):
+        return "notify"
+    return str(status) if status else "notify"

@@ -1,0 +1,77 @@
+"""`python -m daemon enqueue FILE... [--vehicle-id ID] [--options JSON]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import anyio
+
+from daemon.admin import PostgresAdmin, content_type_of, source_object_path
+from daemon.cli import CommandError
+from daemon.pipeline.options import parse_options
+from daemon.service import open_backend
+from daemon.settings import Settings, load_settings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="original photos")
+    parser.add_argument("--vehicle-id", help="groups the photos of one vehicle/listing")
+    parser.add_argument("--options", default="{}", help="processing options as JSON")
+    parser.add_argument("--priority", type=int, default=0, help="higher is claimed first")
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    missing = [str(f) for f in args.files if not f.is_file()]
+    if missing:
+        raise CommandError(f"No such file: {missing[0]}.")
+    try:
+        options = json.loads(args.options)
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"--options is not valid JSON ({exc.msg}).") from None
+    parse_options(options)  # refuse bad options here rather than in a failed job
+    for job_id in anyio.run(_enqueue, settings, args.files, args.vehicle_id, options, args.priority):
+        print(job_id)
+    return 0
+
+
+async def _enqueue(
+    settings: Settings,
+    files: list[Path],
+    vehicle_id: str | None,
+    options: dict[str, object],
+    priority: int,
+) -> list[str]:
+    backend = await open_backend(settings)
+    try:
+        admin = admin_for(settings)
+        ids = []
+        for file in files:
+            path = source_object_path(file, vehicle_id)
+            await backend.store.put(
+                settings.source_bucket, path, file.read_bytes(), content_type=content_type_of(file)
+            )
+            ids.append(
+                await admin.insert_job(
+                    source_bucket=settings.source_bucket,
+                    source_path=path,
+                    vehicle_id=vehicle_id,
+                    options=options,
+                    priority=priority,
+                )
+            )
+        return ids
+    finally:
+        await backend.aclose()
+
+
+def admin_for(settings: Settings) -> PostgresAdmin:
+    if settings.backend == "supabase":
+        from daemon.backends.supabase.admin import SupabaseAdmin
+
+        return SupabaseAdmin.from_settings(settings)  # type: ignore[return-value]
+    if settings.database_url is None:
+        raise CommandError("Set DATABASE_URL (or SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY).")
+    return PostgresAdmin(settings.database_url.get_secret_value())

@@ -1,0 +1,25 @@
+"""`python -m daemon run`: consume jobs until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+
+import anyio
+
+from daemon.logs import setup_logging
+from daemon.settings import load_settings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = (
+        "With SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY it uses Supabase; with DATABASE_URL alone, "
+        "Postgres directly and the folder STORAGE_DIR. Settings come from the environment and .env."
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    setup_logging(settings.log_level, settings.log_format)
+    from daemon.service import serve
+
+    return anyio.run(serve, settings)

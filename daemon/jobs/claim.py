@@ -1,0 +1,265 @@
+"""One claim of one job: heartbeat, download, pipeline, upload, then complete or fail.
+
+The claim's lease_token fences every write. A heartbeat that answers false means the claim is over
+(cancelled, requeued, or rescued by another worker): the job's work is cancelled at once and
+nothing more is written for it, not even a failure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import anyio
+from loguru import logger
+
+from daemon import metrics
+from daemon.errors import ProcessingError, as_processing_error
+from daemon.jobs.budget import PixelBudget
+from daemon.jobs.cache import CachedRemoval
+from daemon.jobs.outputs import build_result, old_revision_paths, output_path
+from daemon.pipeline import Limits, parse_options, probe
+from daemon.pipeline.removal import BackgroundRemover
+from daemon.ports import ClaimedJob, JobQueue, ObjectStore, QueueUnavailable
+from daemon.processing import process_source
+
+T = TypeVar("T")
+
+# Progress shown in the UI at the start of each stage.
+STAGE_PROGRESS: dict[str, int] = {
+    "claimed": 0,
+    "downloading": 5,
+    "removing_background": 20,
+    "cropping": 60,
+    "shadowing": 70,
+    "rendering": 80,
+    "uploading": 90,
+}
+
+# Output objects never change (their path carries the revision), so CDNs may keep them forever.
+OUTPUT_CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+
+@dataclass(frozen=True)
+class ClaimDeps:
+    """What every claim needs; built once per worker."""
+
+    queue: JobQueue
+    store: ObjectStore
+    remover: BackgroundRemover
+    budget: PixelBudget
+    pipeline_limiter: anyio.CapacityLimiter
+    limits: Limits
+    worker_id: str
+    lease_seconds: int
+    output_bucket: str
+    cache_bucket: str
+
+
+@dataclass
+class ClaimRun:
+    """The live state of one claim, shared by its work and its heartbeat task."""
+
+    job: ClaimedJob
+    stage: str = "claimed"
+    progress: int = 0
+    lost: bool = False
+    release_requested: bool = False
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    _changed: anyio.Event = field(default_factory=anyio.Event)
+    _loop_thread: int = field(default_factory=threading.get_ident)
+
+    def set_stage(self, stage: str, progress: int | None = None) -> None:
+        """Record a stage; safe to call from the pipeline's worker threads."""
+        if threading.get_ident() != self._loop_thread:
+            anyio.from_thread.run_sync(self.set_stage, stage, progress)
+            return
+        self.stage = stage
+        self.progress = STAGE_PROGRESS.get(stage, self.progress) if progress is None else progress
+        self._changed.set()
+
+    async def wait_changed(self, timeout: float) -> None:
+        with anyio.move_on_after(timeout):
+            await self._changed.wait()
+        self._changed = anyio.Event()
+
+    def stop_for_release(self) -> None:
+        """Shutdown: stop working on this job and give it back to the queue."""
+        self.release_requested = True
+        self.scope.cancel()
+
+
+async def execute_claim(run: ClaimRun, deps: ClaimDeps) -> str:
+    """Run one claim to its end; returns the outcome for metrics and logs."""
+    job = run.job
+    log = logger.bind(job_id=str(job.id), revision=job.revision, attempt=job.attempts)
+    started = time.perf_counter()
+    error: ProcessingError | None = None
+    result: dict[str, Any] | None = None
+    metrics.active_processing.inc()
+    try:
+        with run.scope:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_heartbeat_loop, run, deps)
+                try:
+                    result = await _process(run, deps, started)
+                except Exception as exc:  # noqa: BLE001 - mapped once to the contract's codes
+                    error = as_processing_error(exc)
+                    if not isinstance(exc, ProcessingError):
+                        log.opt(exception=exc).error("unexpected error in job")
+                tg.cancel_scope.cancel()  # stop the heartbeats before the final write
+    finally:
+        metrics.active_processing.dec()
+
+    if run.lost:
+        metrics.lease_losses.inc()
+        log.warning("claim is over (cancelled, requeued or rescued); stopped without writing")
+        return "lost"
+    if run.release_requested:
+        await _final_write(deps, lambda: deps.queue.release(job.id, job.lease_token))
+        log.info("released at shutdown")
+        return "released"
+    if error is None:
+        assert result is not None
+        ok = await _final_write(deps, lambda: deps.queue.complete(job.id, job.lease_token, result))
+        if not ok:
+            metrics.lease_losses.inc()
+            log.warning("completion refused: the claim was over before it finished")
+            return "lost"
+        metrics.images_processed.labels(outcome="succeeded").inc()
+        metrics.processing_duration.observe(time.perf_counter() - started)
+        log.info("succeeded in {:.0f} ms", (time.perf_counter() - started) * 1000)
+        await _remove_old_revisions(job, deps)
+        return "succeeded"
+
+    metrics.failures.labels(code=error.code, retryable=str(error.retryable).lower()).inc()
+    delay = int(error.retry_after + 0.999) if error.retry_after is not None else None
+    payload = error.to_json(attempt=job.attempts, at=_now_iso())
+    status = await _final_write(
+        deps, lambda: deps.queue.fail(job.id, job.lease_token, payload, error.retryable, delay)
+    )
+    if status is None:
+        metrics.lease_losses.inc()
+        return "lost"
+    outcome = "retried" if status == "queued" else "failed"
+    metrics.images_processed.labels(outcome=outcome).inc()
+    log.warning("{}: {}: {} (now {})", outcome, error.code, error.message, status)
+    return outcome
+
+
+async def _process(run: ClaimRun, deps: ClaimDeps, started: float) -> dict[str, Any]:
+    job = run.job
+    timings: dict[str, int] = {}
+    options = parse_options(job.options)
+
+    run.set_stage("downloading")
+    t0 = time.perf_counter()
+    data = await deps.store.get(job.source_bucket, job.source_path)
+    timings["download"] = _ms_since(t0)
+
+    info = probe(data, deps.limits)
+    sha256 = hashlib.sha256(data).hexdigest()
+    remover = CachedRemoval(deps.remover, deps.store, deps.cache_bucket, sha256)
+
+    async def run_sync(func: Callable[..., T], *args: Any) -> T:
+        return await anyio.to_thread.run_sync(
+            func, *args, limiter=deps.pipeline_limiter, abandon_on_cancel=True
+        )
+
+    async with deps.budget.hold(info.pixels):
+        rendered = await process_source(
+            data,
+            options,
+            remover,
+            limits=deps.limits,
+            run_sync=run_sync,
+            on_stage=run.set_stage,
+        )
+    del data
+
+    run.set_stage("uploading")
+    t0 = time.perf_counter()
+    locations: dict[str, tuple[str, str]] = {}
+    async with anyio.create_task_group() as tg:
+        for variant in rendered.variants.values():
+            path = output_path(job.id, job.revision, variant.name, variant.extension)
+            locations[variant.name] = (deps.output_bucket, path)
+            tg.start_soon(_upload, deps.store, deps.output_bucket, path, variant.data, variant.content_type)
+    timings["upload"] = _ms_since(t0)
+
+    return build_result(
+        rendered,
+        locations=locations,
+        public_url=deps.store.public_url,
+        extra_timings=timings,
+        cache_hit=remover.hit,
+        source_sha256=sha256,
+        revision=job.revision,
+        worker=deps.worker_id,
+        processing_time=_ms_since(started),
+    )
+
+
+async def _upload(
+    store: ObjectStore, bucket: str, path: str, data: bytes, content_type: str
+) -> None:
+    await store.put(bucket, path, data, content_type=content_type, cache_control=OUTPUT_CACHE_CONTROL)
+
+
+async def _heartbeat_loop(run: ClaimRun, deps: ClaimDeps) -> None:
+    """Extend the lease at lease/3 at the latest, and at every stage change."""
+    interval = deps.lease_seconds / 3
+    job = run.job
+    while True:
+        await run.wait_changed(interval)
+        try:
+            ok = await deps.queue.heartbeat(
+                job.id, job.lease_token, deps.lease_seconds, run.stage, run.progress
+            )
+        except QueueUnavailable as exc:
+            # Keep working: the lease may outlive a short outage; the final write is fenced anyway.
+            logger.bind(job_id=str(job.id)).warning("heartbeat failed: {}", exc)
+            continue
+        if not ok:
+            run.lost = True
+            run.scope.cancel()
+            return
+
+
+async def _final_write(deps: ClaimDeps, call: Callable[[], Awaitable[T]]) -> T:
+    """The last write of a claim, retried through a database outage for as long as the lease
+    could still be ours; after that the lease is gone and the job will be rescued."""
+    deadline = time.monotonic() + deps.lease_seconds * 2
+    delay = 0.2
+    with anyio.CancelScope(shield=True):
+        while True:
+            try:
+                return await call()
+            except QueueUnavailable as exc:
+                if time.monotonic() > deadline:
+                    raise
+                logger.warning("final write failed ({}); retrying in {:.1f} s", exc, delay)
+                await anyio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+
+async def _remove_old_revisions(job: ClaimedJob, deps: ClaimDeps) -> None:
+    try:
+        existing = await deps.store.list(deps.output_bucket, str(job.id))
+        stale = old_revision_paths(job.id, job.revision, existing)
+        if stale:
+            await deps.store.delete(deps.output_bucket, stale)
+    except Exception as exc:  # noqa: BLE001 - cleanup must never fail a finished job
+        logger.bind(job_id=str(job.id)).warning("could not remove old outputs: {}", exc)
+
+
+def _ms_since(t0: float) -> int:
+    return round((time.perf_counter() - t0) * 1000)
+
+
+def _now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

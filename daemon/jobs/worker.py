@@ -1,0 +1,203 @@
+"""The worker loop: wait for a hint or the poll timer, claim up to the free capacity, run claims.
+
+Hints are debounced into one wake event, so a burst of 50,000 notifications costs a handful of
+claims. The claim function is the single source of truth; the jittered poll catches whatever a
+hint missed. Shutdown stops claiming, lets claims in flight finish within the grace period, then
+releases the rest.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+
+import anyio
+from loguru import logger
+
+from daemon import metrics
+from daemon.backends import Backend
+from daemon.jobs.budget import PixelBudget
+from daemon.jobs.claim import ClaimDeps, ClaimRun, execute_claim
+from daemon.pipeline import Limits
+from daemon.pipeline.removal import BackgroundRemover
+from daemon.ports import QueueUnavailable
+from daemon.settings import Settings
+
+# Coalesce a burst of hints into one claim.
+HINT_DEBOUNCE_SECONDS = 0.005
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    concurrency: int = 4
+    lease_seconds: int = 60
+    poll_interval: float = 5.0
+    shutdown_grace: float = 30.0
+    memory_budget_pixels: int = 200_000_000
+    pipeline_threads: int = 2
+    limits: Limits = Limits()
+    output_bucket: str = "vehicle-photos-processed"
+    cache_bucket: str = "processing-cache"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WorkerConfig:
+        return cls(
+            concurrency=settings.worker_concurrency,
+            lease_seconds=settings.lease_seconds,
+            poll_interval=settings.poll_interval_seconds,
+            shutdown_grace=settings.shutdown_grace_seconds,
+            memory_budget_pixels=settings.memory_budget_pixels,
+            pipeline_threads=settings.pipeline_threads,
+            limits=Limits(max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels),
+            output_bucket=settings.output_bucket,
+            cache_bucket=settings.cache_bucket,
+        )
+
+
+@dataclass
+class WorkerHealth:
+    """What /health reports: is the loop turning, and did the queue answer last time."""
+
+    last_tick: float = 0.0
+    queue_error: str | None = None
+    stopping: bool = False
+
+
+class Worker:
+    def __init__(
+        self, backend: Backend, remover: BackgroundRemover, config: WorkerConfig, worker_id: str
+    ) -> None:
+        self.backend = backend
+        self.config = config
+        self.worker_id = worker_id
+        self.health = WorkerHealth(last_tick=time.monotonic())
+        self.budget = PixelBudget(config.memory_budget_pixels)
+        self.active: dict[object, ClaimRun] = {}
+        self._wake = anyio.Event()
+        self._idle = anyio.Event()
+        self._deps = ClaimDeps(
+            queue=backend.queue,
+            store=backend.store,
+            remover=remover,
+            budget=self.budget,
+            pipeline_limiter=anyio.CapacityLimiter(config.pipeline_threads),
+            limits=config.limits,
+            worker_id=worker_id,
+            lease_seconds=config.lease_seconds,
+            output_bucket=config.output_bucket,
+            cache_bucket=config.cache_bucket,
+        )
+
+    def wake(self, source: str = "hint", reason: str = "hint") -> None:
+        """A hint that there may be work (LISTEN, Realtime, a webhook)."""
+        metrics.wakeups.labels(source=source, reason=reason).inc()
+        self._wake.set()
+
+    async def run(self, stop: anyio.Event) -> None:
+        """Claim and process jobs until `stop` is set, then shut down gracefully."""
+        logger.info(
+            "worker {} started: concurrency {}, lease {} s, poll {} s",
+            self.worker_id,
+            self.config.concurrency,
+            self.config.lease_seconds,
+            self.config.poll_interval,
+        )
+        async with anyio.create_task_group() as services:
+            services.start_soon(self._listen_hints)
+            async with anyio.create_task_group() as claims:
+                await self._claim_loop(stop, claims)
+                await self._drain()
+            services.cancel_scope.cancel()
+        logger.info("worker {} stopped", self.worker_id)
+
+    async def _claim_loop(self, stop: anyio.Event, claims: anyio.abc.TaskGroup) -> None:
+        backoff = 0.2
+        while not stop.is_set():
+            self.health.last_tick = time.monotonic()
+            free = self.config.concurrency - len(self.active)
+            got = 0
+            if free > 0:
+                # A fresh event before the claim: a hint that arrives during it wakes us again.
+                self._wake = anyio.Event()
+                try:
+                    jobs = await self.backend.queue.claim(
+                        self.worker_id, free, self.config.lease_seconds
+                    )
+                except QueueUnavailable as exc:
+                    self.health.queue_error = str(exc)
+                    logger.warning("claim failed: {}; retrying in {:.1f} s", exc, backoff)
+                    await _sleep_or_stop(stop, backoff)
+                    backoff = min(backoff * 2, self.config.poll_interval)
+                    continue
+                backoff = 0.2
+                self.health.queue_error = None
+                metrics.claim_calls.inc()
+                metrics.claims.inc(len(jobs))
+                got = len(jobs)
+                for job in jobs:
+                    run = ClaimRun(job)
+                    self.active[job.id] = run
+                    claims.start_soon(self._execute, run)
+            if free > 0 and got == free:
+                continue  # maybe more waiting: claim again at once while there is capacity
+            await self._wait_for_work(stop)
+
+    async def _wait_for_work(self, stop: anyio.Event) -> None:
+        timeout = self.config.poll_interval * random.uniform(0.8, 1.2)
+        with anyio.move_on_after(timeout):
+            async with anyio.create_task_group() as tg:
+
+                async def on(event: anyio.Event) -> None:
+                    await event.wait()
+                    tg.cancel_scope.cancel()
+
+                tg.start_soon(on, self._wake)
+                tg.start_soon(on, stop)
+        await anyio.sleep(HINT_DEBOUNCE_SECONDS)
+
+    async def _execute(self, run: ClaimRun) -> None:
+        try:
+            await execute_claim(run, self._deps)
+        except Exception as exc:  # noqa: BLE001 - one job must never stop the daemon
+            logger.bind(job_id=str(run.job.id)).error(
+                "could not record the end of the job ({}); its lease will run out and it will be "
+                "claimed again",
+                exc,
+            )
+        finally:
+            self.active.pop(run.job.id, None)
+            self._wake.set()  # capacity is free: claim again
+            if not self.active:
+                self._idle.set()
+
+    async def _drain(self) -> None:
+        self.health.stopping = True
+        if self.active:
+            logger.info(
+                "stopping: waiting up to {:.0f} s for {} job(s)",
+                self.config.shutdown_grace,
+                len(self.active),
+            )
+            self._idle = anyio.Event()
+            with anyio.move_on_after(self.config.shutdown_grace):
+                while self.active:
+                    await self._idle.wait()
+                    self._idle = anyio.Event()
+        for run in list(self.active.values()):
+            run.stop_for_release()
+
+    async def _listen_hints(self) -> None:
+        wakeups = self.backend.wakeups
+        while True:
+            try:
+                async for reason in wakeups.hints():
+                    self.wake("listen", reason)
+            except Exception as exc:  # noqa: BLE001 - hints are optional; the poll goes on
+                logger.warning("wake-up source failed ({}); relying on the poll", exc)
+            await anyio.sleep(self.config.poll_interval)
+
+
+async def _sleep_or_stop(stop: anyio.Event, seconds: float) -> None:
+    with anyio.move_on_after(seconds):
+        await stop.wait()

@@ -1,0 +1,122 @@
+"""The daemon process: backend, remover, worker, health port and signals, wired together once."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+
+import anyio
+from loguru import logger
+
+from daemon import metrics
+from daemon.backends import Backend
+from daemon.health import HealthServer
+from daemon.jobs.identity import new_worker_id
+from daemon.jobs.worker import Worker, WorkerConfig
+from daemon.pipeline.removal import BackgroundRemover
+from daemon.ports import QueueUnavailable
+from daemon.settings import Settings, SettingsError
+
+DEPTH_REFRESH_SECONDS = 15.0
+
+
+async def open_backend(settings: Settings) -> Backend:
+    """The backend the settings ask for; a one-sentence SettingsError when none or unreachable."""
+    if settings.backend == "supabase":
+        from daemon.backends.supabase import open_supabase_backend
+
+        return await open_supabase_backend(settings)
+    if settings.backend == "postgres":
+        from daemon.backends.postgres import open_postgres_backend
+
+        try:
+            return await open_postgres_backend(settings)
+        except QueueUnavailable as exc:
+            raise SettingsError(f"DATABASE_URL does not lead to a database: {exc}") from None
+    raise SettingsError(
+        "Set SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY (Supabase) or DATABASE_URL (Postgres)."
+    )
+
+
+def build_remover(settings: Settings) -> BackgroundRemover:
+    from daemon.removers import build_remover as build
+
+    remover = build(settings)
+    logger.info("background remover: {}", remover.provider)
+    return remover
+
+
+async def run_worker(
+    settings: Settings,
+    backend: Backend,
+    remover: BackgroundRemover,
+    stop: anyio.Event,
+    *,
+    handle_signals: bool = True,
+    health_port: int | None = None,
+    on_start: Callable[[Worker], None] | None = None,
+) -> None:
+    """Run a worker and its health port until `stop` is set (or a signal), then drain."""
+    worker = Worker(backend, remover, WorkerConfig.from_settings(settings), new_worker_id())
+    health = HealthServer(
+        worker,
+        host=settings.health_host,
+        port=settings.health_port if health_port is None else health_port,
+        webhook_secret=(
+            settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+        ),
+    )
+    await health.start()
+    if on_start is not None:
+        on_start(worker)
+    try:
+        async with anyio.create_task_group() as tg:
+            if handle_signals:
+                tg.start_soon(_watch_signals, stop)
+            tg.start_soon(_refresh_depth, backend)
+            await worker.run(stop)
+            tg.cancel_scope.cancel()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await health.aclose()
+
+
+async def serve(settings: Settings) -> int:
+    """`python -m daemon run`: consume jobs until SIGTERM or SIGINT; 0 after a graceful stop."""
+    backend = await open_backend(settings)
+    try:
+        remover = build_remover(settings)
+        try:
+            await run_worker(settings, backend, remover, anyio.Event())
+        finally:
+            with anyio.CancelScope(shield=True):
+                await remover.aclose()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await backend.aclose()
+    return 0
+
+
+async def _watch_signals(stop: anyio.Event) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for signum in signals:
+            name = signal.Signals(signum).name
+            if stop.is_set():
+                # A second signal: exit at once. Claims in flight are rescued when their lease
+                # runs out.
+                logger.warning("second {}: exiting now", name)
+                os._exit(1)
+            logger.info("{}: finishing jobs in flight, then exiting", name)
+            stop.set()
+
+
+async def _refresh_depth(backend: Backend) -> None:
+    while True:
+        try:
+            depth = await backend.queue.queue_depth()
+        except Exception:  # noqa: BLE001 - a gauge is never worth an error
+            depth = None
+        for status, count in (depth or {}).items():
+            metrics.queue_depth.labels(status=status).set(count)
+        await anyio.sleep(DEPTH_REFRESH_SECONDS)
