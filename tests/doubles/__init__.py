@@ -1,0 +1,1 @@
+"""Stand-ins for the services the daemon talks to, over real network protocols."""
