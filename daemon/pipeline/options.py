@@ -36,20 +36,22 @@ class ShadowOptions(_Strict):
     """How the shadow under the vehicle looks."""
 
     style: Literal["contact", "drop"] = Field(
-        "contact",
+        default="contact",
         description="contact: a soft shadow on the ground under the body and a darker line at the "
         "tyres; drop: an offset, blurred copy of the silhouette.",
     )
-    opacity: float = Field(0.5, ge=0.0, le=1.0, description="Darkness of the shadow, 0 to 1.")
+    opacity: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="Darkness of the shadow, 0 to 1."
+    )
     blur: float | None = Field(
-        None,
+        default=None,
         ge=0.0,
         le=200.0,
         description="Blur radius in pixels at the size of the processed variant; null picks one "
         "from the vehicle's size.",
     )
     offset: list[int] | None = Field(
-        None,
+        default=None,
         min_length=2,
         max_length=2,
         description="[x, y] offset in pixels at the size of the processed variant (drop style); "
@@ -61,13 +63,18 @@ class FrameOptions(_Strict):
     """A fixed-aspect canvas so that every photo of a listing lines up."""
 
     aspect: str = Field(
-        "4:3", pattern=r"^[1-9][0-9]{0,2}:[1-9][0-9]{0,2}$", description="Canvas aspect, W:H."
+        default="4:3",
+        pattern=r"^[1-9][0-9]{0,2}:[1-9][0-9]{0,2}$",
+        description="Canvas aspect, W:H.",
     )
     subject_width: float = Field(
-        0.8, gt=0.0, le=1.0, description="Share of the canvas width the vehicle spans."
+        default=0.8, gt=0.0, le=1.0, description="Share of the canvas width the vehicle spans."
     )
     ground: float = Field(
-        0.85, gt=0.0, le=1.0, description="Height of the wheels' line, as a share from the top."
+        default=0.85,
+        gt=0.0,
+        le=1.0,
+        description="Height of the wheels' line, as a share from the top.",
     )
 
     @property
@@ -90,7 +97,7 @@ class VariantSpec(_Strict):
     height: Pixels | None = None
     fit: Fit = "contain"
     format: ImageFormat = "webp"
-    quality: int = Field(85, ge=1, le=100)
+    quality: int = Field(default=85, ge=1, le=100)
 
     @model_validator(mode="after")
     def _one_sizing(self) -> VariantSpec:
@@ -130,20 +137,31 @@ DEFAULT_VARIANTS: tuple[VariantSpec, ...] = (
 class ProcessingOptions(_Strict):
     """A job's options. Every key is optional; the defaults are the contract's."""
 
-    remove_background: bool = Field(True, description="Cut the vehicle out of its background.")
-    hide_license_plate: bool = Field(False, description="Have the provider blur the licence plate.")
-    auto_crop: bool = Field(True, description="Crop to the content's bounding box plus padding.")
-    padding_percent: float = Field(
-        0.05, ge=0.0, le=1.0, description="Padding on each side, as a share of the content's size."
+    remove_background: bool = Field(
+        default=True, description="Cut the vehicle out of its background."
     )
-    min_padding: int = Field(20, ge=0, le=4096, description="At least this many pixels of padding.")
-    add_shadow: bool = Field(True, description="Add a shadow under the vehicle.")
-    shadow: ShadowOptions = Field(default_factory=ShadowOptions)
+    hide_license_plate: bool = Field(
+        default=False, description="Have the provider blur the licence plate."
+    )
+    auto_crop: bool = Field(
+        default=True, description="Crop to the content's bounding box plus padding."
+    )
+    padding_percent: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=1.0,
+        description="Padding on each side, as a share of the content's size.",
+    )
+    min_padding: int = Field(
+        default=20, ge=0, le=4096, description="At least this many pixels of padding."
+    )
+    add_shadow: bool = Field(default=True, description="Add a shadow under the vehicle.")
+    shadow: ShadowOptions = Field(default_factory=lambda: ShadowOptions())
     background: HexColour | None = Field(
-        None, description='null keeps transparency; "#rrggbb" flattens onto that colour.'
+        default=None, description='null keeps transparency; "#rrggbb" flattens onto that colour.'
     )
     frame: FrameOptions | None = Field(
-        None, description="null: tight crop plus padding; otherwise a fixed-aspect canvas."
+        default=None, description="null: tight crop plus padding; otherwise a fixed-aspect canvas."
     )
     variants: list[VariantSpec] = Field(
         default_factory=lambda: list(DEFAULT_VARIANTS),

@@ -1,0 +1,121 @@
+"""Decode, orient and colour-manage: bytes in, an upright sRGB image no larger than needed out."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+from PIL import Image, ImageOps
+
+from daemon.errors import CorruptImage, ImageTooLarge
+from daemon.pipeline.colour import drop_opaque_alpha, to_srgb
+from daemon.pipeline.guard import ImageInfo, Limits, open_image
+from daemon.pipeline.options import ProcessingOptions
+
+# Decode at least this much larger than the largest output, so a crop to the vehicle still has
+# enough pixels for the master (a car usually spans well over two thirds of the frame).
+CROP_HEADROOM = 1.5
+# EXIF orientations that swap width and height.
+_TRANSPOSED = frozenset({5, 6, 7, 8})
+
+
+@dataclass
+class Source:
+    """What decode_source returns: the image the rest of the pipeline works on."""
+
+    image: Image.Image  # RGB or RGBA, sRGB, EXIF-oriented, possibly reduced on load
+    original_size: tuple[int, int]  # of the upright original, before any reduction
+    timings: dict[str, int]  # ms per step so far
+    info: ImageInfo = field(default_factory=lambda: ImageInfo(0, 0, ""))
+
+    @property
+    def scale(self) -> tuple[float, float]:
+        """Original pixels per decoded pixel, per axis (1.0 when not reduced)."""
+        return (
+            self.original_size[0] / self.image.width,
+            self.original_size[1] / self.image.height,
+        )
+
+    @property
+    def has_alpha(self) -> bool:
+        """Whether the decoded image carries transparency."""
+        return self.image.mode == "RGBA"
+
+
+def needed_long_edge(options: ProcessingOptions) -> int | None:
+    """The long edge the decode must keep, or None when some variant is unbounded."""
+    longest = max(max(v.bounding_box) for v in options.variants)
+    if longest >= 16384:
+        return None
+    return math.ceil(longest * CROP_HEADROOM)
+
+
+def decode_source(data: bytes, options: ProcessingOptions, limits: Limits) -> Source:
+    """Guard, decode (reduced on load), orient and convert to sRGB."""
+    started = time.perf_counter()
+    image = open_image(data, limits)
+    info = ImageInfo(image.width, image.height, str(image.format))
+    orientation = _orientation(image)
+    stored = image.size
+    original = (stored[1], stored[0]) if orientation in _TRANSPOSED else stored
+    need = needed_long_edge(options)
+    try:
+        if need is not None and image.format in ("JPEG", "MPO"):
+            _draft(image, need)
+        image.load()
+        image = _reduce(image, need)
+        image = to_srgb(image)
+        if orientation not in (None, 1):
+            image = ImageOps.exif_transpose(image) or image
+        image = drop_opaque_alpha(image)
+    except Image.DecompressionBombError:
+        raise ImageTooLarge(
+            "The image decodes to too many pixels; upload a smaller photo."
+        ) from None
+    except MemoryError:
+        raise ImageTooLarge(
+            "The image needs more memory than this worker has; upload a smaller photo."
+        ) from None
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError) as exc:
+        raise CorruptImage(
+            f"The image data is truncated or damaged ({_reason(exc)}); upload the photo again."
+        ) from None
+    timings = {"decode": _ms(started)}
+    return Source(image=image, original_size=original, timings=timings, info=info)
+
+
+def _orientation(image: Image.Image) -> int | None:
+    try:
+        value = image.getexif().get(0x0112)
+    except (OSError, ValueError, SyntaxError):
+        return None  # a broken EXIF block: treat as upright rather than refuse the photo
+    return value if isinstance(value, int) and 1 <= value <= 8 else None
+
+
+def _draft(image: Image.Image, need: int) -> None:
+    """JPEG scale-on-load (1/2, 1/4, 1/8 in the DCT domain): the cheapest resize there is."""
+    scale = need / max(image.size)
+    if scale >= 0.5:
+        return
+    requested = (max(1, math.ceil(image.width * scale)), max(1, math.ceil(image.height * scale)))
+    image.draft(None, requested)
+
+
+def _reduce(image: Image.Image, need: int | None) -> Image.Image:
+    """Box-reduce by an integer factor when far larger than needed (formats without draft)."""
+    if need is None:
+        return image
+    factor = max(image.size) // need
+    if factor < 2 or image.mode not in ("RGB", "RGBA", "L", "LA", "CMYK"):
+        return image
+    return image.reduce(factor)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).split("\n", 1)[0].strip()
+    return text[:80] if text else type(exc).__name__
+
+
+def _ms(started: float) -> int:
+    return round((time.perf_counter() - started) * 1000)

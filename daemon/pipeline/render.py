@@ -1,0 +1,210 @@
+"""From a decoded source to encoded variants: the pipeline's steps after decode, in order.
+
+    apply removal -> crop (and frame) -> shadow -> flatten -> render variants -> encode
+
+Crop, frame and the resize to output resolution are one resample of a window of the decoded image
+(see layout.py); the shadow is then drawn at output resolution.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image
+
+from daemon.pipeline.crop import Box, content_box
+from daemon.pipeline.cutout import apply_removal
+from daemon.pipeline.decode import Source
+from daemon.pipeline.encode import encode, flatten
+from daemon.pipeline.layout import Layout, plan_layout
+from daemon.pipeline.options import ProcessingOptions
+from daemon.pipeline.removal import Removal
+from daemon.pipeline.shadow import ContactGeometry, add_contact_shadow, add_drop_shadow_at
+from daemon.pipeline.variants import REDUCING_GAP, RESAMPLE, render_variants
+
+
+@dataclass(frozen=True)
+class EncodedVariant:
+    """One rendered output, encoded."""
+
+    name: str
+    data: bytes
+    width: int
+    height: int
+    format: str  # webp | png | jpeg
+    extension: str
+    content_type: str
+
+
+@dataclass
+class Rendered:
+    """The pipeline's result: encoded variants (in the order asked) and the metadata."""
+
+    variants: dict[str, EncodedVariant]
+    metadata: dict[str, Any]
+
+
+class _Clock:
+    """Milliseconds per step, into a timings dict."""
+
+    def __init__(self, timings: dict[str, int]) -> None:
+        self.timings = timings
+        self._last = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        self.timings[step] = self.timings.get(step, 0) + round((now - self._last) * 1000)
+        self._last = now
+
+
+def render(
+    source: Source,
+    removal: Removal | None,
+    options: ProcessingOptions,
+    on_step: Callable[[str], None] | None = None,
+) -> Rendered:
+    """Apply the removal, crop, shadow, frame, flatten, render variants and encode."""
+    step = on_step or (lambda _name: None)
+    timings = dict(source.timings)
+    clock = _Clock(timings)
+
+    image = source.image
+    if removal is not None:
+        image = apply_removal(image, removal)
+        clock.lap("apply_removal")
+    transparent = image.mode == "RGBA"
+
+    step("cropping")
+    content = content_box(image)
+    layout = plan_layout(image.size, content, options)
+    shadow_wanted = options.add_shadow and transparent and content is not None
+    if shadow_wanted and options.frame is None and options.shadow.style == "contact":
+        layout = _room_for_contact_shadow(layout, content, options)  # type: ignore[arg-type]
+    canvas = _sample(image, layout)
+    clock.lap("crop")
+
+    step("shadowing")
+    origin_shift = (0, 0)
+    if shadow_wanted:
+        canvas, origin_shift = _shadow(canvas, layout, content, options)  # type: ignore[arg-type]
+        clock.lap("shadow")
+
+    step("rendering")
+    fill = _hex(options.background) if options.background else None
+    if fill is not None:
+        canvas = flatten(canvas, fill)
+        clock.lap("flatten")
+    images = render_variants(canvas, options.variants, fill)
+    clock.lap("variants")
+    variants: dict[str, EncodedVariant] = {}
+    for spec in options.variants:
+        out = images[spec.name]
+        variants[spec.name] = EncodedVariant(
+            name=spec.name,
+            data=encode(out, spec),
+            width=out.width,
+            height=out.height,
+            format=spec.format,
+            extension=spec.extension,
+            content_type=spec.content_type,
+        )
+    clock.lap("encode")
+
+    master = next(iter(variants.values()))
+    metadata: dict[str, Any] = {
+        "original_size": list(source.original_size),
+        "final_size": [master.width, master.height],
+        "crop_box": _crop_box(layout, canvas.size, origin_shift, source.scale),
+        "has_shadow": bool(shadow_wanted),
+        "background_removed": transparent,
+        "timings": timings,
+        "processing_time": sum(timings.values()),
+    }
+    return Rendered(variants=variants, metadata=metadata)
+
+
+def _room_for_contact_shadow(layout: Layout, content: Box, options: ProcessingOptions) -> Layout:
+    """Grow a tight canvas where the contact shadow would otherwise be clipped."""
+    box = layout.to_canvas(content)
+    width, height = layout.canvas_size
+    geo = ContactGeometry.for_width(box[2] - box[0], options.shadow.blur)
+    return layout.grown(
+        max(0, geo.side - box[0]),
+        0,
+        max(0, box[2] + geo.side - width),
+        max(0, box[3] + geo.below - height),
+    )
+
+
+def _sample(image: Image.Image, layout: Layout) -> Image.Image:
+    """Resample the layout's window of the image onto its canvas (transparent outside)."""
+    ox, oy = layout.origin
+    k = layout.scale
+    size = layout.canvas_size
+    # The window's part that lies on the image, in decoded and in canvas pixels.
+    x0, y0 = max(0.0, ox), max(0.0, oy)
+    x1 = min(float(image.width), ox + size[0] / k)
+    y1 = min(float(image.height), oy + size[1] / k)
+    cx0, cy0 = round((x0 - ox) * k), round((y0 - oy) * k)
+    cx1, cy1 = min(size[0], round((x1 - ox) * k)), min(size[1], round((y1 - oy) * k))
+    if cx1 <= cx0 or cy1 <= cy0:
+        return Image.new("RGBA", size, (0, 0, 0, 0))
+    box = (x0, y0, x1, y1)
+    target = (cx1 - cx0, cy1 - cy0)
+    if k == 1.0 and all(float(v).is_integer() for v in box) and target == (x1 - x0, y1 - y0):
+        part = image.crop(tuple(int(v) for v in box))  # type: ignore[arg-type]
+    else:
+        part = image.resize(target, RESAMPLE, box=box, reducing_gap=REDUCING_GAP)
+    if (cx0, cy0) == (0, 0) and part.size == size:
+        return part
+    canvas = Image.new("RGBA", size, (0, 0, 0, 0))
+    canvas.paste(part.convert("RGBA") if part.mode != "RGBA" else part, (cx0, cy0))
+    return canvas
+
+
+def _shadow(
+    canvas: Image.Image, layout: Layout, content: Box, options: ProcessingOptions
+) -> tuple[Image.Image, tuple[int, int]]:
+    box = layout.to_canvas(content)
+    box = (max(0, box[0]), max(0, box[1]), min(canvas.width, box[2]), min(canvas.height, box[3]))
+    shadow = options.shadow
+    if shadow.style == "contact":
+        return add_contact_shadow(canvas, box, shadow.opacity, shadow.blur), (0, 0)
+    grown, origin = add_drop_shadow_at(
+        canvas, shadow.opacity, shadow.blur, shadow.offset, width=box[2] - box[0]
+    )
+    if options.frame is not None:
+        # A frame's canvas is fixed: keep its window, the shadow falls within its margins.
+        x, y = origin
+        return grown.crop((x, y, x + canvas.width, y + canvas.height)), (0, 0)
+    return grown, origin
+
+
+def _crop_box(
+    layout: Layout,
+    canvas_size: tuple[int, int],
+    shift: tuple[int, int],
+    scale: tuple[float, float],
+) -> list[int]:
+    """The canvas's window in upright-original pixels (may reach beyond the image)."""
+    k = layout.scale
+    left = layout.origin[0] - shift[0] / k
+    top = layout.origin[1] - shift[1] / k
+    right = left + canvas_size[0] / k
+    bottom = top + canvas_size[1] / k
+    sx, sy = scale
+    return [
+        math.floor(left * sx),
+        math.floor(top * sy),
+        math.ceil(right * sx),
+        math.ceil(bottom * sy),
+    ]
+
+
+def _hex(colour: str) -> tuple[int, int, int]:
+    value = int(colour[1:], 16)
+    return (value >> 16) & 255, (value >> 8) & 255, value & 255
