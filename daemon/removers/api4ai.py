@@ -8,6 +8,10 @@ Transient trouble (408, 409, 429, 5xx, timeouts, broken connections) is retried 
 exponential backoff and full jitter, honouring Retry-After, until the per-job budget is spent; then
 the job is handed back to the queue with the delay its next attempt should wait. Everything else is
 permanent and fails the job at once with a sentence that says what to do.
+
+The budget gates new attempts: one that starts inside it may run its full timeout, so a call takes
+at most about API4AI_RETRY_BUDGET_SECONDS + API4AI_TIMEOUT_SECONDS. The key goes in a header only and
+is never logged or put in a message.
 """
 
 from __future__ import annotations
@@ -152,7 +156,7 @@ class Api4aiRemover:
                 delay = self._next_delay(attempt, trouble.retry_after)
                 spent = self._clock() - started
                 if attempt >= self._max_attempts or spent + delay > self._budget:
-                    raise self._give_up(trouble, attempt, delay) from None
+                    raise self._give_up(trouble, attempt) from None
                 await self._sleep(delay)
                 continue
             kind = _kind_of(plan.mode)
@@ -277,9 +281,14 @@ class Api4aiRemover:
         ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
         return self._rng.uniform(0.0, ceiling)
 
-    def _give_up(self, trouble: _Transient, attempts: int, delay: float) -> ProcessingError:
-        # The queue's own backoff is coarse; a Retry-After or our next delay is the better hint.
-        wait = max(1.0, round(delay, 1))
+    def _give_up(self, trouble: _Transient, attempts: int) -> ProcessingError:
+        # The provider's Retry-After when it gave one; else our next backoff step without the
+        # jitter, so the queue's retry is not sooner than the next attempt here would have been.
+        if trouble.retry_after is not None:
+            wait = min(trouble.retry_after, MAX_RETRY_AFTER_SECONDS)
+        else:
+            wait = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempts - 1))
+        wait = max(1.0, round(wait, 1))
         tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
         if trouble.outcome == "rate_limited":
             return ProviderRateLimited(

@@ -258,10 +258,13 @@ async def test_server_errors_past_the_budget_are_provider_unavailable(
         await make_remover(retry_budget_seconds=5).remove(jpeg_bytes(), MASK_PLAN)
     assert caught.value.code == "provider_unavailable"
     assert caught.value.retryable
-    assert caught.value.retry_after is not None and caught.value.retry_after >= 1
     assert "HTTP 500" in caught.value.message
     assert sum(fake_time.sleeps) <= 5
-    assert len(httpx_mock.get_requests()) == len(fake_time.sleeps) + 1 >= 2
+    attempts = len(httpx_mock.get_requests())
+    assert attempts == len(fake_time.sleeps) + 1 >= 2
+    assert f"({attempts} attempts)" in caught.value.message
+    # No Retry-After: the queue waits our next backoff step, without jitter.
+    assert caught.value.retry_after == max(1.0, min(30.0, 2.0 ** (attempts - 1)))
 
 
 async def test_attempts_are_capped_even_when_waits_are_short(
