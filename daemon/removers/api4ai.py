@@ -9,9 +9,9 @@ exponential backoff and full jitter, honouring Retry-After, until the per-job bu
 the job is handed back to the queue with the delay its next attempt should wait. Everything else is
 permanent and fails the job at once with a sentence that says what to do.
 
-The budget gates new attempts: one that starts inside it may run its full timeout, so a call takes
-at most about API4AI_RETRY_BUDGET_SECONDS + API4AI_TIMEOUT_SECONDS. The key goes in a header only and
-is never logged or put in a message.
+The budget gates new attempts: one that starts inside it may run its full timeout, so a call
+takes at most about API4AI_RETRY_BUDGET_SECONDS + API4AI_TIMEOUT_SECONDS. The key goes in a
+header only and is never logged or put in a message.
 """
 
 from __future__ import annotations
