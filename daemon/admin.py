@@ -10,8 +10,9 @@ import mimetypes
 import re
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 from psycopg.rows import dict_row
@@ -38,6 +39,20 @@ def source_object_path(file: Path, vehicle_id: str | None) -> str:
 
 def content_type_of(file: Path) -> str:
     return mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+
+
+class JobAdmin(Protocol):
+    async def insert_job(
+        self,
+        *,
+        source_bucket: str,
+        source_path: str,
+        vehicle_id: str | None,
+        options: dict[str, Any],
+        priority: int = 0,
+    ) -> str: ...
+
+    async def summary(self, *, job_ids: list[str] | None = None) -> QueueSummary: ...
 
 
 class PostgresAdmin:
@@ -113,4 +128,101 @@ class PostgresAdmin:
             workers=workers,
             last_failures=failures,
             jobs=jobs,
+        )
+
+
+class SupabaseAdmin:
+    """The same through PostgREST with the service-role key (what the admin UI does as an admin)."""
+
+    def __init__(self, url: str, service_key: str) -> None:
+        self._url = url
+        self._key = service_key
+
+    async def _client(self) -> Any:
+        from supabase import acreate_client
+
+        return await acreate_client(self._url, self._key)
+
+    async def insert_job(
+        self,
+        *,
+        source_bucket: str,
+        source_path: str,
+        vehicle_id: str | None,
+        options: dict[str, Any],
+        priority: int = 0,
+    ) -> str:
+        client = await self._client()
+        response = await (
+            client.table("processing_jobs")
+            .insert(
+                {
+                    "source_bucket": source_bucket,
+                    "source_path": source_path,
+                    "vehicle_id": vehicle_id,
+                    "options": options,
+                    "priority": priority,
+                }
+            )
+            .execute()
+        )
+        return str(response.data[0]["id"])
+
+    async def summary(self, *, job_ids: list[str] | None = None) -> QueueSummary:
+        client = await self._client()
+        jobs = client.table("processing_jobs")
+        counts = {}
+        for status in STATUSES:
+            response = await (
+                jobs.select("id", count="exact", head=True).eq("status", status).execute()
+            )
+            counts[status] = int(response.count or 0)
+        oldest = await (
+            jobs.select("updated_at").eq("status", "queued").order("updated_at").limit(1).execute()
+        )
+        oldest_seconds = None
+        if oldest.data:
+            since = datetime.fromisoformat(oldest.data[0]["updated_at"])
+            oldest_seconds = (datetime.now(UTC) - since).total_seconds()
+        live = await (
+            jobs.select("locked_by")
+            .eq("status", "processing")
+            .gt("lease_expires_at", datetime.now(UTC).isoformat())
+            .execute()
+        )
+        workers: dict[str, int] = {}
+        for row in live.data:
+            workers[row["locked_by"]] = workers.get(row["locked_by"], 0) + 1
+        failed = await (
+            jobs.select("id, source_path, error, finished_at")
+            .eq("status", "failed")
+            .order("finished_at", desc=True)
+            .limit(5)
+            .execute()
+        )
+        failures = [
+            {
+                "id": row["id"],
+                "source_path": row["source_path"],
+                "code": (row.get("error") or {}).get("code"),
+                "message": (row.get("error") or {}).get("message"),
+                "finished_at": row.get("finished_at"),
+            }
+            for row in failed.data
+        ]
+        selected: list[dict[str, Any]] = []
+        if job_ids:
+            found = await (
+                jobs.select("id, source_path, status, stage, progress, attempts, error, result")
+                .in_("id", job_ids)
+                .order("created_at")
+                .execute()
+            )
+            selected = list(found.data)
+        return QueueSummary(
+            counts=counts,
+            oldest_queued_seconds=oldest_seconds,
+            workers=dict(sorted(workers.items())),
+            last_failures=failures,
+            jobs=selected,
         )

@@ -20,7 +20,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "process": ("daemon.commands.process", "run the pipeline on local files, no database"),
     "demo": ("daemon.commands.demo", "the whole system on this machine with nothing configured"),
     "migrate": ("daemon.commands.migrate", "apply the SQL migrations"),
-    "enqueue": ("daemon.commands.enqueue", "upload files to the source bucket and queue a job each"),
+    "enqueue": (
+        "daemon.commands.enqueue",
+        "upload files to the source bucket and queue a job each",
+    ),
     "status": ("daemon.commands.status", "the queue at a glance"),
     "schema": ("daemon.commands.schema", "write the options JSON Schema for the admin UI"),
 }

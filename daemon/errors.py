@@ -1,8 +1,8 @@
 """The contract's error codes (CONTRACT.md section 5) as one exception hierarchy.
 
-Every failure that reaches a job's `error` column is one of these: a code, one sentence a person can
-act on, and whether a retry could help. Anything else is mapped to `internal_error` once, at the edge
-(see `as_processing_error`).
+Every failure that reaches a job's `error` column is one of these: a code, one sentence a person
+can act on, and whether a retry could help. Anything else is mapped to `internal_error` once, at
+the edge (see `as_processing_error`).
 """
 
 from __future__ import annotations
@@ -112,7 +112,9 @@ def as_processing_error(exc: BaseException) -> ProcessingError:
     if isinstance(exc, ProcessingError):
         return exc
     if isinstance(exc, MemoryError):
-        return ImageTooLarge("The image needs more memory than this worker has; upload a smaller one.")
+        return ImageTooLarge(
+            "The image needs more memory than this worker has; upload a smaller one."
+        )
     return InternalError(
         f"Unexpected {type(exc).__name__} while processing; the worker log has the details."
     )

@@ -35,9 +35,16 @@ class Response:
     content_type: str = "application/json"
 
 
-_REASONS = {200: "OK", 202: "Accepted", 401: "Unauthorized", 404: "Not Found",
-            405: "Method Not Allowed", 413: "Payload Too Large", 400: "Bad Request",
-            503: "Service Unavailable"}
+_REASONS = {
+    200: "OK",
+    202: "Accepted",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Payload Too Large",
+    400: "Bad Request",
+    503: "Service Unavailable",
+}
 
 
 def _json(status: int, payload: dict[str, Any]) -> Response:
@@ -132,11 +139,13 @@ class HealthServer:
             try:
                 with anyio.fail_after(3):
                     await worker.backend.queue.ping()
-            except Exception as exc:  # noqa: BLE001 - any failure means unreachable
+            except Exception as exc:
                 problem = f"queue unreachable: {exc or type(exc).__name__}"
         try:
-            details["wakeups"] = "connected" if await worker.backend.wakeups.healthy() else "polling"
-        except Exception:  # noqa: BLE001 - hints are optional
+            details["wakeups"] = (
+                "connected" if await worker.backend.wakeups.healthy() else "polling"
+            )
+        except Exception:
             details["wakeups"] = "polling"
         if problem:
             return _json(503, {"status": "unhealthy", "reason": problem, **details})

@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 
 _SECRET_PATTERNS = (
     re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),  # JWTs
-    re.compile(r"(?i)(x-api-key|apikey|authorization|api_key|token)([\"']?\s*[:=]\s*[\"']?)[^\s\"',&]+"),
+    re.compile(
+        r"(?i)(x-api-key|apikey|authorization|api_key|token)([\"']?\s*[:=]\s*[\"']?)[^\s\"',&]+"
+    ),
 )
 
 

@@ -61,7 +61,9 @@ class JobQueue(Protocol):
     (`QueueUnavailable`); a stale claim is an answer (False / None), not an exception.
     """
 
-    async def claim(self, worker_id: str, max_jobs: int, lease_seconds: int) -> list[ClaimedJob]: ...
+    async def claim(
+        self, worker_id: str, max_jobs: int, lease_seconds: int
+    ) -> list[ClaimedJob]: ...
 
     async def heartbeat(
         self,

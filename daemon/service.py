@@ -115,7 +115,7 @@ async def _refresh_depth(backend: Backend) -> None:
     while True:
         try:
             depth = await backend.queue.queue_depth()
-        except Exception:  # noqa: BLE001 - a gauge is never worth an error
+        except Exception:
             depth = None
         for status, count in (depth or {}).items():
             metrics.queue_depth.labels(status=status).set(count)

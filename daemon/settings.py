@@ -49,7 +49,9 @@ class Settings(BaseSettings):
     cache_bucket: str = "processing-cache"
 
     # The worker.
-    worker_concurrency: int = Field(default_factory=lambda: max(2, os.cpu_count() or 2), ge=1, le=64)
+    worker_concurrency: int = Field(
+        default_factory=lambda: max(2, os.cpu_count() or 2), ge=1, le=64
+    )
     lease_seconds: int = Field(60, ge=5, le=3600)
     poll_interval_seconds: float = Field(5.0, gt=0, le=300)
     shutdown_grace_seconds: float = Field(30.0, ge=0, le=3600)
@@ -73,7 +75,9 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("supabase_url", "database_url", "api4ai_api_key", "webhook_secret", mode="before")
+    @field_validator(
+        "supabase_url", "database_url", "api4ai_api_key", "webhook_secret", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

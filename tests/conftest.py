@@ -3,7 +3,5 @@
 import importlib.util
 
 pytest_plugins = [
-    name
-    for name in ("tests.fixtures.postgres",)
-    if importlib.util.find_spec(name) is not None
+    name for name in ("tests.fixtures.postgres",) if importlib.util.find_spec(name) is not None
 ]

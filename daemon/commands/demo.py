@@ -42,7 +42,8 @@ def sample_files() -> list[Path]:
     return sorted(
         Path(str(item))
         for item in folder.iterdir()
-        if Path(item.name).suffix.lower() in SAMPLE_SUFFIXES
+        # *.mask.png files are a provider's answers kept beside the originals, not photos.
+        if Path(item.name).suffix.lower() in SAMPLE_SUFFIXES and ".mask." not in item.name
     )
 
 
@@ -143,7 +144,9 @@ async def _demo(
 
 
 def _progress_table(summary: QueueSummary, started: float) -> Table:
-    table = Table(title=f"{time.monotonic() - started:.1f} s", show_edge=False, title_justify="left")
+    table = Table(
+        title=f"{time.monotonic() - started:.1f} s", show_edge=False, title_justify="left"
+    )
     for column in ("photo", "status", "stage", "progress"):
         table.add_column(column)
     for job in summary.jobs:
@@ -176,7 +179,10 @@ def _print_summary(
             for n, v in result["variants"].items()
         )
         table.add_row(
-            name, "[green]succeeded[/green]", variants, f"{result['metadata']['processing_time']} ms"
+            name,
+            "[green]succeeded[/green]",
+            variants,
+            f"{result['metadata']['processing_time']} ms",
         )
     console.print(table)
     console.print(

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import anyio
 
-from daemon.admin import PostgresAdmin, content_type_of, source_object_path
+from daemon.admin import (
+    JobAdmin,
+    PostgresAdmin,
+    SupabaseAdmin,
+    content_type_of,
+    source_object_path,
+)
 from daemon.cli import CommandError
 from daemon.pipeline.options import parse_options
 from daemon.service import open_backend
@@ -32,7 +38,9 @@ def run(args: argparse.Namespace) -> int:
     except json.JSONDecodeError as exc:
         raise CommandError(f"--options is not valid JSON ({exc.msg}).") from None
     parse_options(options)  # refuse bad options here rather than in a failed job
-    for job_id in anyio.run(_enqueue, settings, args.files, args.vehicle_id, options, args.priority):
+    for job_id in anyio.run(
+        _enqueue, settings, args.files, args.vehicle_id, options, args.priority
+    ):
         print(job_id)
     return 0
 
@@ -67,11 +75,12 @@ async def _enqueue(
         await backend.aclose()
 
 
-def admin_for(settings: Settings) -> PostgresAdmin:
+def admin_for(settings: Settings) -> JobAdmin:
     if settings.backend == "supabase":
-        from daemon.backends.supabase.admin import SupabaseAdmin
-
-        return SupabaseAdmin.from_settings(settings)  # type: ignore[return-value]
+        assert settings.supabase_url and settings.supabase_service_role_key
+        return SupabaseAdmin(
+            settings.supabase_url, settings.supabase_service_role_key.get_secret_value()
+        )
     if settings.database_url is None:
         raise CommandError("Set DATABASE_URL (or SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY).")
     return PostgresAdmin(settings.database_url.get_secret_value())

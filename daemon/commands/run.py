@@ -12,8 +12,9 @@ from daemon.settings import load_settings
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
-        "With SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY it uses Supabase; with DATABASE_URL alone, "
-        "Postgres directly and the folder STORAGE_DIR. Settings come from the environment and .env."
+        "With SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY it uses Supabase; with DATABASE_URL "
+        "alone, Postgres directly and the folder STORAGE_DIR. Settings come from the "
+        "environment and .env."
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 
 import anyio
@@ -37,10 +38,8 @@ def run(args: argparse.Namespace) -> int:
                 await anyio.sleep(args.interval)
                 live.update(render_summary(await admin.summary()), refresh=True)
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         anyio.run(watch)
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

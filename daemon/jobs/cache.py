@@ -52,7 +52,9 @@ class CachedRemoval:
             # than paying the provider again for an answer we already have.
             self.hit = True
             metrics.cache_hits.inc()
-            return Removal(kind=png_removal_kind(png), png=png, provider=plan.provider, mode=plan.mode)
+            return Removal(
+                kind=png_removal_kind(png), png=png, provider=plan.provider, mode=plan.mode
+            )
         metrics.cache_misses.inc()
         removal = await self._inner.remove(upload, plan)
         await self._store.put(self._bucket, path, removal.png, content_type="image/png")

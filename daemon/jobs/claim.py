@@ -107,7 +107,7 @@ async def execute_claim(run: ClaimRun, deps: ClaimDeps) -> str:
                 tg.start_soon(_heartbeat_loop, run, deps)
                 try:
                     result = await _process(run, deps, started)
-                except Exception as exc:  # noqa: BLE001 - mapped once to the contract's codes
+                except Exception as exc:
                     error = as_processing_error(exc)
                     if not isinstance(exc, ProcessingError):
                         log.opt(exception=exc).error("unexpected error in job")
@@ -188,7 +188,9 @@ async def _process(run: ClaimRun, deps: ClaimDeps, started: float) -> dict[str, 
         for variant in rendered.variants.values():
             path = output_path(job.id, job.revision, variant.name, variant.extension)
             locations[variant.name] = (deps.output_bucket, path)
-            tg.start_soon(_upload, deps.store, deps.output_bucket, path, variant.data, variant.content_type)
+            tg.start_soon(
+                _upload, deps.store, deps.output_bucket, path, variant.data, variant.content_type
+            )
     timings["upload"] = _ms_since(t0)
 
     return build_result(
@@ -207,7 +209,9 @@ async def _process(run: ClaimRun, deps: ClaimDeps, started: float) -> dict[str, 
 async def _upload(
     store: ObjectStore, bucket: str, path: str, data: bytes, content_type: str
 ) -> None:
-    await store.put(bucket, path, data, content_type=content_type, cache_control=OUTPUT_CACHE_CONTROL)
+    await store.put(
+        bucket, path, data, content_type=content_type, cache_control=OUTPUT_CACHE_CONTROL
+    )
 
 
 async def _heartbeat_loop(run: ClaimRun, deps: ClaimDeps) -> None:
@@ -245,6 +249,7 @@ async def _final_write(deps: ClaimDeps, call: Callable[[], Awaitable[T]]) -> T:
                 logger.warning("final write failed ({}); retrying in {:.1f} s", exc, delay)
                 await anyio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+    raise AssertionError("unreachable: a shielded scope is never cancelled")
 
 
 async def _remove_old_revisions(job: ClaimedJob, deps: ClaimDeps) -> None:
@@ -253,7 +258,7 @@ async def _remove_old_revisions(job: ClaimedJob, deps: ClaimDeps) -> None:
         stale = old_revision_paths(job.id, job.revision, existing)
         if stale:
             await deps.store.delete(deps.output_bucket, stale)
-    except Exception as exc:  # noqa: BLE001 - cleanup must never fail a finished job
+    except Exception as exc:
         logger.bind(job_id=str(job.id)).warning("could not remove old outputs: {}", exc)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import anyio
 from loguru import logger
@@ -36,7 +36,7 @@ class WorkerConfig:
     shutdown_grace: float = 30.0
     memory_budget_pixels: int = 200_000_000
     pipeline_threads: int = 2
-    limits: Limits = Limits()
+    limits: Limits = field(default_factory=Limits)
     output_bucket: str = "vehicle-photos-processed"
     cache_bucket: str = "processing-cache"
 
@@ -159,7 +159,7 @@ class Worker:
     async def _execute(self, run: ClaimRun) -> None:
         try:
             await execute_claim(run, self._deps)
-        except Exception as exc:  # noqa: BLE001 - one job must never stop the daemon
+        except Exception as exc:
             logger.bind(job_id=str(run.job.id)).error(
                 "could not record the end of the job ({}); its lease will run out and it will be "
                 "claimed again",
@@ -193,7 +193,7 @@ class Worker:
             try:
                 async for reason in wakeups.hints():
                     self.wake("listen", reason)
-            except Exception as exc:  # noqa: BLE001 - hints are optional; the poll goes on
+            except Exception as exc:
                 logger.warning("wake-up source failed ({}); relying on the poll", exc)
             await anyio.sleep(self.config.poll_interval)
 

@@ -98,7 +98,13 @@ class PostgresQueue:
         rows = await self._call(
             "select fail_processing_job(job_id => %(j)s, lease_token => %(t)s, error => %(e)s,"
             " retryable => %(r)s, retry_delay_seconds => %(d)s) as status",
-            {"j": job_id, "t": lease_token, "e": Jsonb(error), "r": retryable, "d": retry_delay_seconds},
+            {
+                "j": job_id,
+                "t": lease_token,
+                "e": Jsonb(error),
+                "r": retryable,
+                "d": retry_delay_seconds,
+            },
         )
         return rows[0]["status"] if rows else None
 

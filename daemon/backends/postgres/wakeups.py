@@ -7,6 +7,7 @@ again, and yields "resubscribed" so the worker runs a catch-up claim for what it
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 from collections.abc import AsyncIterator
@@ -92,10 +93,8 @@ class PostgresWakeups:
     async def _drop(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
+            with contextlib.suppress(Exception):
                 await conn.close()
-            except Exception:  # noqa: BLE001 - the connection is already broken
-                pass
 
     async def aclose(self) -> None:
         self._closed = True

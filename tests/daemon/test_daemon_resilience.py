@@ -1,0 +1,109 @@
+"""The daemon survives what production throws at it: restarts, dropped connections, big images."""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+
+from tests.daemon.harness import Env, cutout_png, running, wait_until
+
+LISTEN_APP = "vehicle-photo-daemon-listen"
+
+
+def listen_backends(env: Env) -> list[int]:
+    rows = env.sql(
+        "select pid from pg_stat_activity"
+        " where application_name = %s and datname = current_database()",
+        (LISTEN_APP,),
+    )
+    return [r["pid"] for r in rows]
+
+
+def test_postgres_restarted_mid_run_every_job_still_finishes(
+    env: Env, tmp_path: Path, pg_cluster: object
+) -> None:
+    ids = [env.enqueue(cutout_png(seed=i), f"car-{i}.png") for i in range(30)]
+    with running(env, tmp_path, worker_concurrency="2") as daemon:
+        wait_until(
+            lambda: sum(r["status"] == "succeeded" for r in env.jobs(ids)) >= 3,
+            timeout=60,
+            what="the first jobs",
+        )
+        pg_cluster.restart()  # type: ignore[attr-defined]
+        rows = env.wait_for(ids, {"succeeded", "failed"}, timeout=180)
+        assert daemon.wait_healthy()["status"] == "healthy"
+    assert [r["status"] for r in rows] == ["succeeded"] * 30
+    completions = env.sql("select job_id, count(*) n from test_completions group by job_id")
+    assert len(completions) == 30 and all(c["n"] == 1 for c in completions)
+
+
+def test_a_dropped_listen_connection_is_covered_by_the_poll_and_comes_back(
+    env: Env, tmp_path: Path
+) -> None:
+    with running(env, tmp_path, poll_interval_seconds="1") as daemon:
+        wait_until(lambda: len(listen_backends(env)) == 1, what="LISTEN connection")
+        [pid] = listen_backends(env)
+        env.sql("select pg_terminate_backend(%s)", (pid,))
+        job = env.enqueue(cutout_png(), "car.png")
+        row = env.wait_for([job], {"succeeded"}, timeout=30)[0]
+        assert row["status"] == "succeeded"
+        wait_until(lambda: listen_backends(env) not in ([], [pid]), timeout=30, what="LISTEN again")
+        # Once listening again, hints flow: the resubscription was counted.
+        wait_until(lambda: 'reason="resubscribed"' in daemon.metrics(), what="resubscribed hint")
+
+
+def test_health_is_503_while_the_database_is_down(
+    env: Env, tmp_path: Path, pg_cluster: object
+) -> None:
+    with running(env, tmp_path) as daemon:
+        assert daemon.health()[0] == 200
+        pg_cluster.stop()  # type: ignore[attr-defined]
+        try:
+            status, body = daemon.health()
+            assert status == 503
+            assert body["status"] == "unhealthy"
+            assert body["reason"].startswith("queue unreachable")
+        finally:
+            pg_cluster.start()  # type: ignore[attr-defined]
+        wait_until(lambda: daemon.health()[0] == 200, timeout=30, what="healthy again")
+
+
+@pytest.mark.slow
+def test_memory_budget_holds_with_48_mp_images_at_concurrency_8(env: Env, tmp_path: Path) -> None:
+    width, height = 8000, 6000
+    image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    ImageDraw.Draw(image).rounded_rectangle(
+        (1200, 2000, 6800, 4600), radius=300, fill=(120, 20, 20, 255)
+    )
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", compress_level=1)
+    del image
+    data = buffer.getvalue()
+    ids = [env.enqueue(data, f"big-{i}.png") for i in range(8)]
+    budget = 100_000_000  # two 48 MP images at a time
+    with running(
+        env,
+        tmp_path,
+        worker_concurrency="8",
+        memory_budget_pixels=str(budget),
+        lease_seconds="30",
+    ) as daemon:
+        peak_in_flight = 0.0
+        deadline = time.monotonic() + 600
+        while not all(r["status"] in {"succeeded", "failed"} for r in env.jobs(ids)):
+            match = re.search(r"^pixels_in_flight (\S+)$", daemon.metrics(), re.M)
+            peak_in_flight = max(peak_in_flight, float(match.group(1)) if match else 0.0)
+            assert time.monotonic() < deadline, "48 MP jobs did not finish"
+            time.sleep(0.2)
+        status = Path(f"/proc/{daemon.proc.pid}/status").read_text()
+    rows = env.jobs(ids)
+    assert [r["status"] for r in rows] == ["succeeded"] * 8, [r["error"] for r in rows]
+    assert 0 < peak_in_flight <= budget
+    peak_rss_mb = int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024  # type: ignore[union-attr]
+    # Eight 48 MP RGBA decodes at once would need over 1.5 GB for the pixels alone.
+    assert peak_rss_mb < 1200, f"peak RSS {peak_rss_mb:.0f} MB"
