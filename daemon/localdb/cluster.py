@@ -1,0 +1,322 @@
+"""A throwaway PostgreSQL cluster in a temporary folder, for tests, benchmarks and `demo`.
+
+It runs the server binaries found on the machine (initdb and pg_ctl), listens on 127.0.0.1 at a
+free port and on a unix socket inside its folder, and is tuned for speed, not durability (fsync
+off). Authentication is `trust`: the cluster only exists for the life of one process.
+
+PostgreSQL refuses to run as root, so under root the server runs as an unprivileged account
+(`postgres` when the machine has one, else `nobody`) that owns the folder.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import pwd
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+__all__ = ["LocalPostgres", "PostgresNotInstalled", "find_pg_bin"]
+
+_INSTALL_HINT = (
+    "PostgreSQL server binaries (initdb, pg_ctl) were not found; install them "
+    "(Debian: apt-get install postgresql) or set PG_BIN to the folder that holds them."
+)
+SUPERUSER = "postgres"
+# Settings for a disposable cluster: speed over durability, logical WAL like Supabase's.
+_SETTINGS: dict[str, str] = {
+    "listen_addresses": "'127.0.0.1'",
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "wal_level": "logical",
+    "max_connections": "150",
+    "shared_buffers": "64MB",
+    "max_wal_size": "1GB",
+    "checkpoint_timeout": "30min",
+    "log_min_messages": "warning",
+    "log_min_duration_statement": "-1",
+    "timezone": "'UTC'",
+}
+
+
+class PostgresNotInstalled(Exception):
+    """The PostgreSQL server binaries are not on this machine."""
+
+    def __init__(self, message: str = _INSTALL_HINT) -> None:
+        super().__init__(message)
+
+
+class ClusterError(Exception):
+    """The throwaway cluster could not be created, started or stopped."""
+
+
+def _has_server(folder: Path) -> bool:
+    return (folder / "initdb").is_file() and (folder / "pg_ctl").is_file()
+
+
+def _version_key(name: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", name)) or (0,)
+
+
+def find_pg_bin() -> Path:
+    """Where initdb and pg_ctl are: PG_BIN, pg_config --bindir, newest Debian one, or PATH."""
+    configured = os.environ.get("PG_BIN")
+    if configured:
+        folder = Path(configured)
+        if _has_server(folder):
+            return folder
+        raise PostgresNotInstalled(
+            f"PG_BIN ({folder}) holds no initdb and pg_ctl; install the PostgreSQL server "
+            "(Debian: apt-get install postgresql) or point PG_BIN at its bin folder."
+        )
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        try:
+            out = subprocess.run(
+                [pg_config, "--bindir"], capture_output=True, text=True, timeout=10, check=True
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            out = ""
+        # Debian's pg_config ships with libpq-dev and may name a folder without a server.
+        if out and _has_server(Path(out)):
+            return Path(out)
+    debian = Path("/usr/lib/postgresql")
+    if debian.is_dir():
+        versions = sorted(
+            (p for p in debian.iterdir() if _has_server(p / "bin")),
+            key=lambda p: _version_key(p.name),
+            reverse=True,
+        )
+        if versions:
+            return versions[0] / "bin"
+    initdb = shutil.which("initdb")
+    if initdb and _has_server(Path(initdb).parent):
+        return Path(initdb).parent
+    raise PostgresNotInstalled()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _server_account() -> pwd.struct_passwd | None:
+    """The account the server runs as: None (this one) unless we are root."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            continue
+    raise ClusterError("Running as root needs an unprivileged account (postgres or nobody).")
+
+
+class LocalPostgres:
+    """A throwaway PostgreSQL cluster: `with LocalPostgres() as pg: pg.dsn()`."""
+
+    def __init__(self, root: Path | None = None, *, port: int | None = None) -> None:
+        self._bin = find_pg_bin()
+        self._owns_root = root is None or not root.exists()
+        self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="pgtmp-"))
+        self.data_dir = self.root / "data"
+        self.socket_dir = self.root / "sock"
+        self.log_file = self.root / "server.log"
+        self._pick_port = port is None
+        self.port = port if port is not None else _free_port()
+        self._account = _server_account()
+        self._running = False
+        self._atexit_registered = False
+
+    # -- running the server binaries -----------------------------------------------------------
+
+    def _run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        kwargs: dict[str, Any] = {}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        env["LC_ALL"] = "C"
+        if self._account is not None:
+            kwargs.update(user=self._account.pw_uid, group=self._account.pw_gid, extra_groups=[])
+            env["HOME"] = str(self.root)
+        return subprocess.run(
+            [str(self._bin / args[0]), *args[1:]],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            cwd=self.root,
+            check=False,
+            **kwargs,
+        )
+
+    def _prepare_folder(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.socket_dir.mkdir(exist_ok=True)
+        if self._account is not None:
+            for path in (self.root, self.socket_dir):
+                os.chown(path, self._account.pw_uid, self._account.pw_gid)
+            self.root.chmod(0o700)
+            if self.data_dir.exists():
+                os.chown(self.data_dir, self._account.pw_uid, self._account.pw_gid)
+
+    def _initdb(self) -> None:
+        result = self._run(
+            "initdb",
+            "-D",
+            str(self.data_dir),
+            "-U",
+            SUPERUSER,
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        )
+        if result.returncode != 0:
+            raise ClusterError(f"initdb failed: {_last_line(result.stderr or result.stdout)}")
+
+    def _write_settings(self) -> None:
+        settings = dict(_SETTINGS)
+        settings["port"] = str(self.port)
+        settings["unix_socket_directories"] = f"'{self.socket_dir}'"
+        text = "".join(f"{key} = {value}\n" for key, value in settings.items())
+        conf = self.data_dir / "postgresql.auto.conf"
+        conf.write_text(text, encoding="utf-8")
+        if self._account is not None:
+            os.chown(conf, self._account.pw_uid, self._account.pw_gid)
+
+    # -- the public API ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Create the cluster on first start, then start the server and wait until it accepts."""
+        if self._running:
+            return
+        self._prepare_folder()
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._initdb()
+        for attempt in range(5):
+            self._write_settings()
+            result = self._run(
+                "pg_ctl",
+                "start",
+                "-w",
+                "-t",
+                "60",
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log_file),
+            )
+            if result.returncode == 0:
+                break
+            # Another process may have taken the port between picking and binding: pick again.
+            if self._pick_port and attempt < 4 and "already in use" in self._log_tail():
+                self.port = _free_port()
+                continue
+            raise ClusterError(f"PostgreSQL did not start: {_last_line(self._log_tail())}")
+        self._running = True
+        if not self._atexit_registered:
+            atexit.register(self.cleanup)
+            self._atexit_registered = True
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (mode smart, fast or immediate); the data stays."""
+        if mode not in ("smart", "fast", "immediate"):
+            raise ValueError("mode must be smart, fast or immediate")
+        if not (self.data_dir / "postmaster.pid").exists():
+            self._running = False
+            return
+        result = self._run("pg_ctl", "stop", "-w", "-t", "60", "-m", mode, "-D", str(self.data_dir))
+        if result.returncode != 0 and (self.data_dir / "postmaster.pid").exists():
+            raise ClusterError(f"PostgreSQL did not stop: {_last_line(result.stderr)}")
+        self._running = False
+
+    def restart(self) -> None:
+        """Stop and start again: same data, same port."""
+        self.stop()
+        self._pick_port = False
+        self.start()
+
+    def dsn(self, dbname: str = "postgres") -> str:
+        """A libpq URL for the superuser over TCP on the loopback address."""
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{dbname}"
+
+    def create_database(self, name: str) -> str:
+        """Create an empty database and return its dsn."""
+        self._create(name, template="template1")
+        return self.dsn(name)
+
+    def clone_database(self, name: str, template: str) -> str:
+        """Create a database as a copy of `template` (which must have no connections)."""
+        self._create(name, template=template)
+        return self.dsn(name)
+
+    def _create(self, name: str, *, template: str) -> None:
+        statement = sql.SQL("create database {} template {}").format(
+            sql.Identifier(name), sql.Identifier(template)
+        )
+        # The template may still be releasing a connection that just closed: retry briefly.
+        deadline = time.monotonic() + 10
+        with psycopg.connect(self.dsn(), autocommit=True) as conn:
+            while True:
+                try:
+                    conn.execute(statement)
+                    return
+                except psycopg.errors.ObjectInUse:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+
+    def cleanup(self) -> None:
+        """Stop the server and remove its files."""
+        try:
+            self.stop("immediate" if not self._running else "fast")
+        except ClusterError:
+            self._run("pg_ctl", "stop", "-w", "-m", "immediate", "-D", str(self.data_dir))
+        if self._owns_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+        else:
+            for path in (self.data_dir, self.socket_dir):
+                shutil.rmtree(path, ignore_errors=True)
+            self.log_file.unlink(missing_ok=True)
+        if self._atexit_registered:
+            atexit.unregister(self.cleanup)
+            self._atexit_registered = False
+
+    def __enter__(self) -> LocalPostgres:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.cleanup()
+
+    def __repr__(self) -> str:
+        return f"LocalPostgres(port={self.port}, root={str(self.root)!r})"
+
+    def _log_tail(self) -> str:
+        try:
+            return self.log_file.read_text(encoding="utf-8", errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"
