@@ -22,6 +22,9 @@ except ImportError:  # pragma: no cover - optional at run time
     pass
 
 Image.init()  # load every plugin now, so the names below are known to Image.open
+# Our guard checks the pixel count against MAX_IMAGE_PIXELS from settings before any decode, so
+# Pillow's fixed 89 MP warning (and its error at twice that) would only contradict the setting.
+Image.MAX_IMAGE_PIXELS = None
 
 # The formats we decode. Everything else (EPS, PSD, ICO, ...) is refused: fewer decoders, fewer
 # attack surfaces. The JPEG opener also returns MPO, what many phones write.
@@ -73,6 +76,10 @@ def open_image(data: bytes, limits: Limits) -> Image.Image:
     except Image.DecompressionBombError:
         raise _too_many_pixels(None, limits) from None
     except UnidentifiedImageError:
+        if looks_like_image(data):
+            raise CorruptImage(
+                "The file starts like an image but its header is damaged; upload the photo again."
+            ) from None
         raise UnsupportedImage(
             "The file is not an image this service reads; upload a JPEG, PNG, WebP or HEIC photo."
         ) from None
@@ -87,6 +94,28 @@ def open_image(data: bytes, limits: Limits) -> Image.Image:
     if width * height > limits.max_pixels:
         raise _too_many_pixels((width, height), limits)
     return image
+
+
+# File signatures of the formats we read: a file that starts with one is a broken image, not text.
+_SIGNATURES: tuple[bytes, ...] = (
+    b"\xff\xd8\xff",  # JPEG
+    b"\x89PNG\r\n\x1a\n",
+    b"GIF87a",
+    b"GIF89a",
+    b"II*\x00",  # TIFF, little-endian
+    b"MM\x00*",  # TIFF, big-endian
+)
+
+
+def looks_like_image(data: bytes) -> bool:
+    """Whether the bytes start with the signature of a format we read."""
+    if data.startswith(_SIGNATURES):
+        return True
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return True
+    if data[:2] == b"BM" and data[6:10] == b"\x00\x00\x00\x00":  # BMP: reserved bytes are 0
+        return True
+    return data[4:8] == b"ftyp"  # HEIF, AVIF
 
 
 def probe(data: bytes, limits: Limits) -> ImageInfo:

@@ -8,7 +8,6 @@ Crop, frame and the resize to output resolution are one resample of a window of 
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -192,17 +191,15 @@ def _crop_box(
 ) -> list[int]:
     """The canvas's window in upright-original pixels (may reach beyond the image)."""
     k = layout.scale
+    # The window itself, grown by whatever a drop shadow added around it.
+    extra_w = (canvas_size[0] - layout.canvas_size[0]) / k
+    extra_h = (canvas_size[1] - layout.canvas_size[1]) / k
     left = layout.origin[0] - shift[0] / k
     top = layout.origin[1] - shift[1] / k
-    right = left + canvas_size[0] / k
-    bottom = top + canvas_size[1] / k
+    right = left + layout.size[0] + extra_w
+    bottom = top + layout.size[1] + extra_h
     sx, sy = scale
-    return [
-        math.floor(left * sx),
-        math.floor(top * sy),
-        math.ceil(right * sx),
-        math.ceil(bottom * sy),
-    ]
+    return [round(left * sx), round(top * sy), round(right * sx), round(bottom * sy)]
 
 
 def _hex(colour: str) -> tuple[int, int, int]:
