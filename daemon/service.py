@@ -10,7 +10,7 @@ import anyio
 from loguru import logger
 
 from daemon import metrics
-from daemon.backends import Backend
+from daemon.backends import Backend, PollOnly
 from daemon.health import HealthServer
 from daemon.jobs.identity import new_worker_id
 from daemon.jobs.worker import Worker, WorkerConfig
@@ -23,6 +23,14 @@ DEPTH_REFRESH_SECONDS = 15.0
 
 async def open_backend(settings: Settings) -> Backend:
     """The backend the settings ask for; a one-sentence SettingsError when none or unreachable."""
+    backend = await _open_backend(settings)
+    if not settings.wakeups_enabled:
+        await backend.wakeups.aclose()
+        backend.wakeups = PollOnly()
+    return backend
+
+
+async def _open_backend(settings: Settings) -> Backend:
     if settings.backend == "supabase":
         from daemon.backends.supabase import open_supabase_backend
 

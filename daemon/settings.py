@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     )
     lease_seconds: int = Field(60, ge=5, le=3600)
     poll_interval_seconds: float = Field(5.0, gt=0, le=300)
+    # Hints (Realtime, LISTEN) make pick-up immediate; without them the poll alone finds work.
+    wakeups_enabled: bool = True
     shutdown_grace_seconds: float = Field(30.0, ge=0, le=3600)
     # Pixels (width x height) of images being processed at once, across all jobs.
     memory_budget_pixels: int = Field(200_000_000, ge=1_000_000)

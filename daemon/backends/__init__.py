@@ -3,9 +3,26 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import anyio
+
 from daemon.ports import JobQueue, ObjectStore, Wakeups
+
+
+class PollOnly:
+    """Wakeups that never come: the worker relies on its poll alone (WAKEUPS_ENABLED=false)."""
+
+    async def hints(self) -> AsyncIterator[str]:
+        await anyio.sleep_forever()
+        yield "never"  # pragma: no cover - makes this an async generator
+
+    async def healthy(self) -> bool:
+        return False
+
+    async def aclose(self) -> None:
+        return None
 
 
 @dataclass
