@@ -201,3 +201,37 @@ def test_large_images_keep_the_layout() -> None:
 def test_bad_arguments_are_refused(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         render_vehicle(100, 100, **kwargs)  # type: ignore[arg-type]
+
+
+def test_contact_sheet_has_a_row_per_image_and_reports_failures(tmp_path: Path) -> None:
+    from bench import contact_sheet
+
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes((SAMPLES / "studio-sedan.jpg").read_bytes()[:2000])  # truncated
+    out = tmp_path / "sheet.png"
+    images = [str(SAMPLES / "cutout-pickup.png"), str(SAMPLES / "studio-hatchback.jpg")]
+    status = contact_sheet.main([*images, str(broken), "--out", str(out)])
+    assert status == 1  # the broken file failed, the others were drawn
+    rows = [contact_sheet.run_one(Path(p), contact_sheet.parse_options(None)) for p in images]
+    assert [row.failed for row in rows] == [False, False]
+    assert [len(row.panels) for row in rows] == [3, 3]  # before, processed, grid
+    assert "mask" in rows[1].note  # the sample's provider mask was applied
+    failed = contact_sheet.run_one(broken, contact_sheet.parse_options(None))
+    assert failed.failed and failed.panels[-1].caption[-1].startswith("corrupt_image: ")
+    with Image.open(out) as sheet:
+        assert sheet.mode == "RGB"
+        # Three rows of one style: the height grows with the rows.
+        style = contact_sheet.SHEET
+        assert sheet.height > 3 * style.panel[1]
+        assert sheet.width == 2 * style.margin + 3 * style.panel[0] + 2 * style.gap
+
+
+def test_contact_sheet_refuses_bad_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench import contact_sheet
+
+    status = contact_sheet.main(["--options", '{"padding": 1}', "--out", str(tmp_path / "x.png")])
+    assert status == 2
+    assert "invalid_options" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
