@@ -46,7 +46,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image, ImageChops, ImageFilter
 
 RESULTS_PATH = "/img-bg-removal/v1/cars/results"
 MODES = frozenset(
@@ -373,13 +373,21 @@ def answer(upload: bytes | None, mode: str) -> dict[str, Any]:
 
 def estimate_mask(rgb: Image.Image) -> Image.Image:
     """White where a pixel differs from the backdrop colour (the median of the border)."""
-    pixels = np.asarray(rgb, dtype=np.int16)
-    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
-    backdrop = np.median(border, axis=0)
-    difference = np.abs(pixels - backdrop).max(axis=2)
-    mask = Image.fromarray(np.where(difference > THRESHOLD, 255, 0).astype(np.uint8), mode="L")
-    # Speckles of sensor noise are not a vehicle.
-    return mask.filter(ImageFilter.MedianFilter(3))
+    width, height = rgb.size
+    edges = (
+        (0, 0, width, 1),
+        (0, height - 1, width, height),
+        (0, 0, 1, height),
+        (width - 1, 0, width, height),
+    )
+    border = np.concatenate([np.asarray(rgb.crop(box)).reshape(-1, 3) for box in edges])
+    backdrop = tuple(int(v) for v in np.median(border, axis=0).round())
+    # PIL's C loops, not numpy temporaries: a 12 MP photo takes a fraction of a second.
+    red, green, blue = ImageChops.difference(rgb, Image.new("RGB", rgb.size, backdrop)).split()
+    difference = ImageChops.lighter(ImageChops.lighter(red, green), blue)
+    mask = difference.point(lambda v: 255 if v > THRESHOLD else 0)
+    # Speckles of sensor noise are not a vehicle: keep what most of each 3x3 block agrees on.
+    return mask.filter(ImageFilter.BoxBlur(1)).point(lambda v: 255 if v >= 128 else 0)
 
 
 def _objects(mask: Image.Image) -> list[dict[str, Any]]:

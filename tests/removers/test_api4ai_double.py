@@ -9,13 +9,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from PIL import Image
 
 from daemon.errors import BackgroundRemovalFailed, ProviderRateLimited, ProviderUnavailable
 from daemon.pipeline.removal import RemovalPlan
 from daemon.removers.api4ai import Api4aiRemover
-from tests.doubles.api4ai import Api4aiDouble, Canned
+from tests.doubles.api4ai import Api4aiDouble, Canned, estimate_mask
 from tests.removers.support import API_KEY, FakeTime
 
 pytestmark = pytest.mark.anyio
@@ -187,3 +188,13 @@ def test_the_double_runs_as_a_command() -> None:
         _, stderr = process.communicate(timeout=10)
     assert process.returncode == 0
     assert "served 2 calls" in stderr
+
+
+def test_the_mask_of_a_studio_sample_matches_its_reference_mask() -> None:
+    samples = ROOT / "daemon" / "samples"
+    photo = Image.open(samples / "studio-hatchback.jpg").convert("RGB")
+    reference = Image.open(samples / "studio-hatchback.mask.png").convert("L")
+    mask = estimate_mask(photo)
+    ours = np.asarray(mask) > 127
+    theirs = np.asarray(reference.resize(mask.size)) > 127
+    assert (ours & theirs).sum() / (ours | theirs).sum() > 0.85
