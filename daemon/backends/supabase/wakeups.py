@@ -95,12 +95,13 @@ class SupabaseWakeups:
                 self._supervise(), name="supabase-wakeups"
             )
 
-    async def hints(self) -> AsyncIterator[str]:
-        """Yield "insert", "queued", "cancelled" and "resubscribed" hints until closed."""
-        self.start()
-        with contextlib.suppress(anyio.EndOfStream, anyio.ClosedResourceError):
-            while True:
-                yield await self._receive.receive()
+    def hints(self) -> AsyncIterator[str]:
+        """Yield "insert", "queued", "cancelled" and "resubscribed" hints until closed.
+
+        An iterator object rather than a generator: a consumer may cancel one wait (a timeout)
+        and keep iterating, which would finish a generator for good.
+        """
+        return _Hints(self)
 
     async def healthy(self) -> bool:
         """Subscribed (system ok), connected, and heard from within `stale_after` seconds."""
@@ -292,10 +293,28 @@ class SupabaseWakeups:
         self._ready_event.clear()
         if client is not None:
             listen = getattr(client, "_listen_task", None)
+            # A dead peer never answers the close handshake: do not wait long for it.
             with contextlib.suppress(Exception):
-                async with asyncio.timeout(2):
+                async with asyncio.timeout(min(2.0, self._probe_timeout)):
                     await client.close()
             # A listen task that died of its own error: fetch the error so asyncio does not log
             # "exception was never retrieved" for a failure already handled here.
             if listen is not None and listen.done() and not listen.cancelled():
                 listen.exception()
+
+
+class _Hints:
+    """The hint stream of one SupabaseWakeups; starts its supervisor on first use."""
+
+    def __init__(self, owner: SupabaseWakeups) -> None:
+        self._owner = owner
+
+    def __aiter__(self) -> _Hints:
+        return self
+
+    async def __anext__(self) -> str:
+        self._owner.start()
+        try:
+            return await self._owner._receive.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            raise StopAsyncIteration from None

@@ -190,7 +190,9 @@ class Rest:
         )
         return {r[0]: r[1] for r in await cur.fetchall()}
 
-    def _where(self, request: Request, columns: dict[str, str]) -> tuple[sql.Composable, list[Any]]:
+    def _where(
+        self, request: Request, table: str, columns: dict[str, str]
+    ) -> tuple[sql.Composable, list[Any]]:
         clauses: list[sql.Composable] = []
         params: list[Any] = []
         ops = {
@@ -209,7 +211,7 @@ class Rest:
             if key not in columns:
                 raise KeyError(key)
             op, _, operand = value.partition(".")
-            column = sql.Identifier(key)
+            column = sql.Identifier("public", table, key)
             if op in ops:
                 clauses.append(
                     sql.SQL("{} {} {}::{}").format(
@@ -248,7 +250,7 @@ class Rest:
                     f"Could not find the table 'public.{table}' in the schema cache",
                 )
             try:
-                where, params = self._where(request, columns)
+                where, params = self._where(request, table, columns)
             except KeyError as exc:
                 return pgrst_error(400, "42703", f"column {table}.{exc.args[0]} does not exist")
             except ValueError as exc:
