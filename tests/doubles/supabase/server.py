@@ -79,6 +79,8 @@ class SupabaseDouble:
         )
         self.admin_user_id = str(uuid.uuid4())
         self.admin_token = self.user_token(self.admin_user_id, app_role="admin")
+        # Buckets: as given, else as the migrations made them in storage.buckets (at start).
+        self._buckets_given = buckets is not None
         self.storage = Storage(self.storage_dir, dict(buckets or DEFAULT_BUCKETS))
 
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -165,6 +167,15 @@ class SupabaseDouble:
                 """
             )
             self._columns = [{"name": n, "type": t} for n, t in await cur.fetchall()]
+            cur = await conn.execute("select to_regclass('storage.buckets') is not null")
+            has_buckets = await cur.fetchone()
+            if not self._buckets_given and has_buckets and has_buckets[0]:
+                cur = await conn.execute(
+                    "select coalesce(json_object_agg(id, public), '{}') from storage.buckets"
+                )
+                row = await cur.fetchone()
+                if row and row[0]:
+                    self.storage = Storage(self.storage_dir, dict(row[0]))
         self._pool = AsyncConnectionPool(
             self.dsn, min_size=1, max_size=8, kwargs={"autocommit": True}, open=False
         )
