@@ -8,6 +8,7 @@ Crop, frame and the resize to output resolution are one resample of a window of 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -152,12 +153,15 @@ def _sample(image: Image.Image, layout: Layout) -> Image.Image:
     cx1, cy1 = min(size[0], round((x1 - ox) * k)), min(size[1], round((y1 - oy) * k))
     if cx1 <= cx0 or cy1 <= cy0:
         return Image.new("RGBA", size, (0, 0, 0, 0))
-    box = (x0, y0, x1, y1)
     target = (cx1 - cx0, cy1 - cy0)
-    if k == 1.0 and all(float(v).is_integer() for v in box) and target == (x1 - x0, y1 - y0):
-        part = image.crop(tuple(int(v) for v in box))  # type: ignore[arg-type]
-    else:
-        part = image.resize(target, RESAMPLE, box=box, reducing_gap=REDUCING_GAP)
+    # Cut the window out first (whole pixels around it): resize converts RGBA to premultiplied
+    # RGBa over the whole image it is given, and the window is often a third of the photo.
+    ix0, iy0 = math.floor(x0), math.floor(y0)
+    ix1, iy1 = math.ceil(x1), math.ceil(y1)
+    part = image.crop((ix0, iy0, ix1, iy1)) if (ix1 - ix0, iy1 - iy0) != image.size else image
+    box = (x0 - ix0, y0 - iy0, x1 - ix0, y1 - iy0)
+    if target != part.size or box != (0.0, 0.0, float(part.width), float(part.height)):
+        part = part.resize(target, RESAMPLE, box=box, reducing_gap=REDUCING_GAP)
     if (cx0, cy0) == (0, 0) and part.size == size:
         return part
     canvas = Image.new("RGBA", size, (0, 0, 0, 0))

@@ -1,0 +1,347 @@
+"""Benchmark of the image pipeline against its floor, a naive reference and pyvips.
+
+    .venv/bin/python bench/pipeline.py [--repeat 3] [--sizes 12,48]
+
+On a 12 MP and a 48 MP input, each as an RGBA cutout PNG (what a removal API returns) and as a
+JPEG original with the provider's mask, side by side in one run:
+
+  (a) this pipeline (`process_image`, default options: contact shadow, three WebP variants);
+  (b) the floor: decoding the same input (same scale-on-load) and encoding the same output pixels
+      with the same settings, nothing else;
+  (c) a naive reference written the way the plan sketches it: full decode, numpy bounding box,
+      full-resolution Gaussian shadow over the whole canvas, each variant resized from the full
+      image, PNG master;
+  (d) the same work in pyvips (shrink-on-load, find_trim, blur in a band, cascaded variants).
+
+Each (input, implementation) runs in its own process, so peak RSS is that implementation's alone
+(ru_maxrss, interpreter and libraries included). Times are the best of --repeat runs (the machine
+is shared; the best run is the least disturbed). Then images per second of (a) with 1 and 2 worker
+threads on the 12 MP cutout. The last line printed is one JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+from PIL import Image, ImageFilter  # noqa: E402
+
+from daemon.pipeline import Limits, decode_source, process_image  # noqa: E402
+from daemon.pipeline.encode import encode  # noqa: E402
+from daemon.pipeline.options import ProcessingOptions  # noqa: E402
+from daemon.pipeline.removal import Removal  # noqa: E402
+
+SIZES = {12: (4000, 3000), 48: (8000, 6000)}
+LIMITS = Limits(max_bytes=500 * 1024 * 1024, max_pixels=200_000_000)
+IMPLEMENTATIONS = ("a", "b", "c", "d")
+TARGETS = {"a/b": 1.25, "a/c": 0.5, "a/d": 1.0, "rss_48mp_mb": 400, "thread_scaling": 1.8}
+
+
+# ---- inputs --------------------------------------------------------------------------------
+
+
+def make_inputs(folder: Path, megapixels: int) -> dict[str, Path]:
+    """The cutout PNG, the JPEG original and its mask for one size (cached between runs)."""
+    width, height = SIZES[megapixels]
+    paths = {
+        "cutout": folder / f"cutout-{megapixels}mp.png",
+        "jpeg": folder / f"studio-{megapixels}mp.jpg",
+        "mask": folder / f"studio-{megapixels}mp.mask.png",
+    }
+    if all(p.exists() for p in paths.values()):
+        return paths
+    from bench.synthetic import render_pair
+
+    studio, cutout = render_pair(width, height, kind="sedan", seed=megapixels, scale=0.62)
+    cutout.save(paths["cutout"], compress_level=6)
+    studio.save(paths["jpeg"], quality=92)
+    # The provider answers for the upload (long edge at most 4096, see settings), not the original.
+    mask = cutout.getchannel("A")
+    if max(mask.size) > 4096:
+        ratio = 4096 / max(mask.size)
+        mask = mask.resize((round(width * ratio), round(height * ratio)), Image.Resampling.BOX)
+    mask.save(paths["mask"])
+    return paths
+
+
+def load_case(paths: dict[str, Path], kind: str) -> tuple[bytes, Removal | None]:
+    if kind == "cutout":
+        return paths["cutout"].read_bytes(), None
+    removal = Removal(kind="mask", png=paths["mask"].read_bytes(), provider="bench", mode="fg-mask")
+    return paths["jpeg"].read_bytes(), removal
+
+
+# ---- (a) this pipeline -----------------------------------------------------------------------
+
+
+def run_a(data: bytes, removal: Removal | None) -> dict[str, bytes]:
+    result = process_image(data, ProcessingOptions(), limits=LIMITS, removal=removal)
+    return {name: v.data for name, v in result.variants.items()}
+
+
+# ---- (b) the floor ---------------------------------------------------------------------------
+
+
+def prepare_b(data: bytes, removal: Removal | None) -> list[tuple[Image.Image, Any]]:
+    """The output pixels of (a), decoded before the clock starts."""
+    options = ProcessingOptions()
+    outputs = run_a(data, removal)
+    images = []
+    for spec in options.variants:
+        image = Image.open(io.BytesIO(outputs[spec.name]))
+        image.load()
+        images.append((image, spec))
+    return images
+
+
+def run_b(data: bytes, removal: Removal | None, outputs: list[tuple[Image.Image, Any]]) -> None:
+    decode_source(data, ProcessingOptions(), LIMITS)  # same guard, scale-on-load, sRGB
+    if removal is not None:
+        Image.open(io.BytesIO(removal.png)).load()
+    for image, spec in outputs:
+        encode(image, spec)
+
+
+# ---- (c) the naive reference -----------------------------------------------------------------
+
+
+def run_c(data: bytes, removal: Removal | None) -> None:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    image = image.convert("RGBA")
+    if removal is not None:
+        mask = Image.open(io.BytesIO(removal.png)).convert("L").resize(image.size)
+        image.putalpha(mask)
+    alpha = np.array(image)[:, :, 3]
+    rows = np.any(alpha > 10, axis=1)
+    cols = np.any(alpha > 10, axis=0)
+    rmin, rmax = np.where(rows)[0][[0, -1]]
+    cmin, cmax = np.where(cols)[0][[0, -1]]
+    pad_x = max(20, int((cmax - cmin) * 0.05))
+    pad_y = max(20, int((rmax - rmin) * 0.05))
+    image = image.crop(
+        (
+            max(0, cmin - pad_x),
+            max(0, rmin - pad_y),
+            min(image.width, cmax + pad_x + 1),
+            min(image.height, rmax + pad_y + 1),
+        )
+    )
+    # Full-resolution Gaussian shadow over the whole canvas.
+    offset = max(4, image.width // 100)
+    shadow = Image.new("RGBA", (image.width + 4 * offset, image.height + 4 * offset), (0, 0, 0, 0))
+    silhouette = image.getchannel("A").point(lambda a: a // 2)
+    black = Image.new("RGBA", image.size, (0, 0, 0, 255))
+    shadow.paste(black, (2 * offset, 3 * offset), silhouette)
+    shadow = shadow.filter(ImageFilter.GaussianBlur(offset))
+    shadow.alpha_composite(image, (offset, offset))
+    # Each variant from the full image; the master as PNG.
+    processed = shadow.copy()
+    processed.thumbnail((2560, 2560), Image.Resampling.LANCZOS)
+    processed.save(io.BytesIO(), format="PNG")
+    detail = shadow.copy()
+    detail.thumbnail((1600, 1600), Image.Resampling.LANCZOS)
+    detail.save(io.BytesIO(), format="WEBP", quality=85)
+    grid = shadow.copy()
+    grid.thumbnail((640, 480), Image.Resampling.LANCZOS)
+    board = Image.new("RGBA", (640, 480), (0, 0, 0, 0))
+    board.paste(grid, ((640 - grid.width) // 2, (480 - grid.height) // 2))
+    board.save(io.BytesIO(), format="WEBP", quality=80)
+
+
+# ---- (d) pyvips ------------------------------------------------------------------------------
+
+
+def run_d(data: bytes, removal: Removal | None) -> None:
+    import pyvips
+
+    if removal is None:
+        image = pyvips.Image.new_from_buffer(data, "", access="sequential")
+    else:
+        probe = pyvips.Image.new_from_buffer(data, "")
+        shrink = 1
+        while max(probe.width, probe.height) // (shrink * 2) >= 3840 and shrink < 8:
+            shrink *= 2
+        image = pyvips.Image.new_from_buffer(data, "", shrink=shrink, access="sequential")
+        mask = pyvips.Image.new_from_buffer(removal.png, "")
+        mask = mask.resize(image.width / mask.width, vscale=image.height / mask.height)
+        image = image.bandjoin(mask)
+    image = image.copy_memory()
+    alpha = image[3] > 10
+    left, top, width, height = alpha.find_trim(threshold=0, background=[0])
+    pad_x = max(20, int(width * 0.05))
+    pad_y = max(20, int(height * 0.05))
+    x0, y0 = max(0, left - pad_x), max(0, top - pad_y)
+    x1 = min(image.width, left + width + pad_x)
+    y1 = min(image.height, top + height + pad_y)
+    image = image.crop(x0, y0, x1 - x0, y1 - y0)
+    scale = min(1.0, 2560 / max(image.width, image.height))
+    master = image.resize(scale, kernel="lanczos3").copy_memory()
+    # Contact-style shadow: the alpha squashed flat and blurred, in a band under the car.
+    car_w = master.width
+    band_h = max(8, car_w // 12)
+    flat = master[3].resize(1, vscale=max(2, car_w // 60) / master.height)
+    band = flat.embed(0, band_h // 3, master.width, band_h).gaussblur(max(1.0, car_w / 120))
+    band = (band * 0.5).cast("uchar")
+    shadow = pyvips.Image.black(master.width, master.height + band_h // 2, bands=4)
+    shadow = shadow.insert(
+        pyvips.Image.black(master.width, band_h, bands=3).bandjoin(band),
+        0,
+        master.height - band_h // 2,
+    )
+    shadow = shadow.copy(interpretation="srgb")
+    master = shadow.composite2(master.embed(0, 0, shadow.width, shadow.height), "over")
+    master = master.cast("uchar").copy_memory()
+    master.webpsave_buffer(Q=90, effort=4, strip=True)
+    detail = master.resize(min(1.0, 1600 / max(master.width, master.height)), kernel="lanczos3")
+    detail = detail.copy_memory()
+    detail.webpsave_buffer(Q=85, effort=4, strip=True)
+    grid = detail.resize(min(640 / detail.width, 480 / detail.height), kernel="lanczos3")
+    grid = grid.gravity("centre", 640, 480)
+    grid.webpsave_buffer(Q=80, effort=4, strip=True)
+
+
+# ---- measuring ---------------------------------------------------------------------------------
+
+
+def worker(impl: str, folder: Path, megapixels: int, kind: str, repeat: int) -> None:
+    """One implementation on one input, in this process: best time and peak RSS, as JSON."""
+    data, removal = load_case(make_inputs(folder, megapixels), kind)
+    runs: dict[str, Callable[[], Any]]
+    if impl == "b":
+        outputs = prepare_b(data, removal)
+        runs = {"b": lambda: run_b(data, removal, outputs)}
+    else:
+        func = {"a": run_a, "c": run_c, "d": run_d}[impl]
+        runs = {impl: lambda: func(data, removal)}
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        runs[impl]()
+        best = min(best, time.perf_counter() - started)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": best, "rss_mb": rss_mb}))
+
+
+def measure(impl: str, folder: Path, megapixels: int, kind: str, repeat: int) -> dict[str, float]:
+    env = dict(os.environ, VIPS_CONCURRENCY="1", OMP_NUM_THREADS="1")
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--worker",
+            impl,
+            "--folder",
+            str(folder),
+            "--mp",
+            str(megapixels),
+            "--kind",
+            kind,
+            "--repeat",
+            str(repeat),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def threads(folder: Path, count: int, images: int) -> float:
+    """Images per second of (a) on the 12 MP cutout with `count` worker threads."""
+    data, removal = load_case(make_inputs(folder, 12), "cutout")
+    run_a(data, removal)  # warm up
+    started = time.perf_counter()
+    with ThreadPoolExecutor(count) as pool:
+        list(pool.map(lambda _: run_a(data, removal), range(images)))
+    return images / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--sizes", default="12,48")
+    parser.add_argument(
+        "--folder", type=Path, default=Path(tempfile.gettempdir()) / "pipeline-bench"
+    )
+    parser.add_argument("--worker", choices=IMPLEMENTATIONS)
+    parser.add_argument("--mp", type=int)
+    parser.add_argument("--kind", choices=("cutout", "jpeg"))
+    parser.add_argument("--threads-images", type=int, default=6)
+    args = parser.parse_args()
+    args.folder.mkdir(parents=True, exist_ok=True)
+    if args.worker:
+        worker(args.worker, args.folder, args.mp, args.kind, args.repeat)
+        return
+
+    sizes = [int(s) for s in args.sizes.split(",")]
+    figures: dict[str, Any] = {"cases": {}}
+    print(
+        f"{'case':<16}{'a s':>8}{'b s':>8}{'c s':>8}{'d s':>8}{'a/b':>7}{'a/c':>7}{'a/d':>7}"
+        f"   peak RSS MB a/b/c/d"
+    )
+    for mp in sizes:
+        make_inputs(args.folder, mp)
+        for kind in ("cutout", "jpeg"):
+            repeat = args.repeat if mp < 48 else max(1, args.repeat - 1)
+            got = {impl: measure(impl, args.folder, mp, kind, repeat) for impl in IMPLEMENTATIONS}
+            t = {impl: got[impl]["seconds"] for impl in IMPLEMENTATIONS}
+            rss = {impl: round(got[impl]["rss_mb"]) for impl in IMPLEMENTATIONS}
+            case = {
+                "seconds": {k: round(v, 3) for k, v in t.items()},
+                "a/b": round(t["a"] / t["b"], 2),
+                "a/c": round(t["a"] / t["c"], 2),
+                "a/d": round(t["a"] / t["d"], 2),
+                "rss_mb": rss,
+            }
+            name = f"{mp}mp-{kind}"
+            figures["cases"][name] = case
+            print(
+                f"{name:<16}{t['a']:8.2f}{t['b']:8.2f}{t['c']:8.2f}{t['d']:8.2f}"
+                f"{case['a/b']:7.2f}{case['a/c']:7.2f}{case['a/d']:7.2f}   "
+                f"{rss['a']}/{rss['b']}/{rss['c']}/{rss['d']}",
+                flush=True,
+            )
+    one = threads(args.folder, 1, args.threads_images)
+    two = threads(args.folder, 2, args.threads_images)
+    figures["images_per_second"] = {"1": round(one, 2), "2": round(two, 2)}
+    figures["thread_scaling"] = round(two / one, 2)
+    print(f"12 MP cutout, images/s: 1 thread {one:.2f}, 2 threads {two:.2f} ({two / one:.2f}x)")
+    cases = figures["cases"].values()
+    figures["worst"] = {
+        "a/b": max(c["a/b"] for c in cases),
+        "a/c": max(c["a/c"] for c in cases),
+        "a/d": max(c["a/d"] for c in cases),
+        "rss_48mp_mb": max(
+            (c["rss_mb"]["a"] for n, c in figures["cases"].items() if n.startswith("48")), default=0
+        ),
+    }
+    worst = figures["worst"]
+    figures["targets_met"] = {
+        "a/b": worst["a/b"] <= TARGETS["a/b"],
+        "a/c": worst["a/c"] <= TARGETS["a/c"],
+        "a/d": worst["a/d"] <= TARGETS["a/d"],
+        "rss_48mp_mb": worst["rss_48mp_mb"] < TARGETS["rss_48mp_mb"],
+        "thread_scaling": figures["thread_scaling"] >= TARGETS["thread_scaling"],
+    }
+    figures["cores"] = os.cpu_count()
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
