@@ -37,13 +37,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-from PIL import Image, ImageFilter  # noqa: E402
+import numpy as np
+from PIL import Image, ImageFilter
 
-from daemon.pipeline import Limits, decode_source, process_image  # noqa: E402
-from daemon.pipeline.encode import encode  # noqa: E402
-from daemon.pipeline.options import ProcessingOptions  # noqa: E402
-from daemon.pipeline.removal import Removal  # noqa: E402
+from daemon.pipeline import Limits, decode_source, process_image
+from daemon.pipeline.encode import encode
+from daemon.pipeline.options import ProcessingOptions
+from daemon.pipeline.removal import Removal
 
 SIZES = {12: (4000, 3000), 48: (8000, 6000)}
 LIMITS = Limits(max_bytes=500 * 1024 * 1024, max_pixels=200_000_000)

@@ -159,7 +159,7 @@ def _fade(height: int, ground: int) -> np.ndarray:
 
 
 def _blur(layer: np.ndarray, radius: float) -> np.ndarray:
-    """Gaussian blur; wide radii are blurred at a reduced size (same look, a fraction of the cost)."""
+    """Gaussian blur; a wide one is done at a reduced size (same look, a fraction of the cost)."""
     if radius <= 0:
         return layer
     image = Image.fromarray(np.clip(layer * 255.0, 0, 255).astype(np.uint8), "L")
