@@ -110,6 +110,18 @@ async def test_missing_function_is_not_transient(queue: SupabaseQueue) -> None:
         await queue._call("claim_processing_jobs_v9", {"worker_id": "w"})
 
 
+async def test_html_502_and_pgrst000_are_transient(
+    queue: SupabaseQueue, sb: SupabaseDouble
+) -> None:
+    sb.fail_rest_next(1)
+    with pytest.raises(QueueUnavailable, match="502"):
+        await queue.claim("worker-1", 1, 30)
+    sb.fail_rest_next(1, status=503, html=False)
+    with pytest.raises(QueueUnavailable, match="PGRST000"):
+        await queue.ping()
+    assert await queue.claim("worker-1", 1, 30) == []
+
+
 async def test_unreachable_server_is_transient() -> None:
     queue = SupabaseQueue(make_client("http://127.0.0.1:9", "k", RPC_TIMEOUT))
     try:

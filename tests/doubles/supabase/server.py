@@ -92,6 +92,7 @@ class SupabaseDouble:
         self._connections: set[RealtimeConnection] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._storage_faults: list[tuple[int, bool]] = []
+        self._rest_faults: list[tuple[int, bool]] = []
         self._reject_realtime = False
         #: Counters for assertions: accepted websockets, HTTP requests per route kind.
         self.realtime_connects = 0
@@ -249,6 +250,10 @@ class SupabaseDouble:
         """The next `n` Storage requests answer `status` (an HTML page, as a proxy sends it)."""
         self._storage_faults.extend([(status, html)] * n)
 
+    def fail_rest_next(self, n: int = 1, status: int = 502, html: bool = True) -> None:
+        """The next `n` PostgREST requests answer `status` (an HTML page, as a proxy sends it)."""
+        self._rest_faults.extend([(status, html)] * n)
+
     @property
     def realtime_sockets(self) -> int:
         """Realtime sockets open now (stalled ones included)."""
@@ -326,6 +331,11 @@ class SupabaseDouble:
         path = request.path
         if path.startswith("/rest/v1/"):
             self.requests["rest"] += 1
+            if self._rest_faults:
+                status, html = self._rest_faults.pop(0)
+                if html:
+                    return Response.html(status, BAD_GATEWAY_HTML)
+                return pgrst_error(status, "PGRST000", "Injected failure")
             return await self._rest(request, path.removeprefix("/rest/v1/"))
         if path.startswith("/storage/v1/"):
             self.requests["storage"] += 1
