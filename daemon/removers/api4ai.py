@@ -61,6 +61,8 @@ BACKOFF_CAP_SECONDS = 30.0
 # Never ask the queue to wait longer than this, whatever Retry-After says.
 MAX_RETRY_AFTER_SECONDS = 900.0
 MAX_ATTEMPTS = 8
+# Of an error body, only this much is read (for the provider's message).
+ERROR_BODY_BYTES = 64 * 1024
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -182,8 +184,8 @@ class Api4aiRemover:
                 ) as response:
                     status = response.status_code
                     if status != 200:
-                        body = await self._read_capped(response, limit=64 * 1024)
-                        self._fail_on_status(status, response.headers, body)
+                        head = await _read_head(response, ERROR_BODY_BYTES)
+                        self._fail_on_status(status, response.headers, head)
                     body = await self._read_capped(response, limit=self._max_response_bytes)
         except (TimeoutError, httpx.TimeoutException):
             _count("timeout")
@@ -209,7 +211,8 @@ class Api4aiRemover:
 
     def _oversized(self, limit: int) -> None:
         _count("bad_response")
-        raise _Transient("bad_response", f"an answer larger than {limit // (1024 * 1024)} MiB")
+        size = f"{limit // 2**20} MiB" if limit >= 2**20 else f"{limit} bytes"
+        raise _Transient("bad_response", f"an answer larger than {size}")
 
     def _fail_on_status(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
         detail = self._provider_message(body)
@@ -319,6 +322,16 @@ def parse_retry_after(headers: Mapping[str, str], *, now: datetime | None = None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+async def _read_head(response: httpx.Response, limit: int) -> bytes:
+    """The first `limit` bytes of an error body: enough for a message, never a whole page."""
+    head = b""
+    async for chunk in response.aiter_bytes():
+        head += chunk
+        if len(head) >= limit:
+            break
+    return head[:limit]
 
 
 def _kind_of(mode: str) -> RemovalKind:

@@ -326,8 +326,21 @@ async def test_an_oversized_answer_is_not_read(
     httpx_mock: HTTPXMock, make_remover: MakeRemover
 ) -> None:
     httpx_mock.add_response(content=b"x" * 5000)
-    with pytest.raises(ProviderUnavailable, match="larger than"):
+    with pytest.raises(ProviderUnavailable, match="an answer larger than 4096 bytes"):
         await make_remover(max_attempts=1, max_response_bytes=4096).remove(jpeg_bytes(), MASK_PLAN)
+
+
+async def test_a_huge_error_page_still_counts_as_the_server_error_it_is(
+    httpx_mock: HTTPXMock, make_remover: MakeRemover
+) -> None:
+    page = b"<html>" + b"x" * 200_000 + b"</html>"
+    httpx_mock.add_response(
+        status_code=502, stream=IteratorStream([page[:100_000], page[100_000:]])
+    )
+    before = calls("server_error")
+    with pytest.raises(ProviderUnavailable, match="HTTP 502"):
+        await make_remover(max_attempts=1).remove(jpeg_bytes(), MASK_PLAN)
+    assert calls("server_error") == before + 1
 
 
 async def test_an_oversized_answer_without_a_length_is_cut_off(
