@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from daemon.backends.supabase import STORAGE_TIMEOUT, SupabaseStore, make_client
-from daemon.backends.supabase.store import cache_seconds
+from daemon.backends.supabase.store import storage_cache_control
 from daemon.errors import SourceNotFound, StorageFailed
 from tests.doubles.supabase import SupabaseDouble
 
@@ -35,7 +35,7 @@ async def test_round_trip_keeps_content_type_and_cache_control(
     assert response.status_code == 200
     assert response.content == b"RIFF-webp"
     assert response.headers["content-type"] == "image/webp"
-    assert response.headers["cache-control"] == "max-age=31536000"
+    assert response.headers["cache-control"] == "max-age=31536000, immutable"
     assert (sb.storage_dir / OUT / path).read_bytes() == b"RIFF-webp"
 
 
@@ -111,9 +111,9 @@ async def test_wrong_key_is_storage_failed(sb: SupabaseDouble) -> None:
         await store.aclose()
 
 
-def test_cache_seconds_accepts_numbers_and_header_values() -> None:
-    assert cache_seconds(None) == "3600"
-    assert cache_seconds("31536000") == "31536000"
-    assert cache_seconds("public, max-age=31536000, immutable") == "31536000"
-    assert cache_seconds("31536000, immutable") == "31536000"
-    assert cache_seconds("no-store") == "3600"
+def test_cache_control_becomes_storage_field() -> None:
+    assert storage_cache_control(None) == "3600"
+    assert storage_cache_control("31536000") == "31536000"
+    assert storage_cache_control("public, max-age=31536000, immutable") == "31536000, immutable"
+    assert storage_cache_control("max-age=600") == "600"
+    assert storage_cache_control("no-store") == "3600"

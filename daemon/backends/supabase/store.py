@@ -15,22 +15,23 @@ from supabase import AsyncClient
 
 from daemon.errors import SourceNotFound, StorageFailed
 
-# Storage takes the cache lifetime in seconds and serves it as `max-age=<seconds>`.
+# Storage prefixes the multipart `cacheControl` field with "max-age=" and serves the result as
+# the object's Cache-Control, so "31536000, immutable" becomes "max-age=31536000, immutable".
 DEFAULT_CACHE_SECONDS = "3600"
 # Storage refuses more than this many paths in one delete.
 DELETE_BATCH = 1000
 LIST_PAGE = 1000
 
 
-def cache_seconds(cache_control: str | None) -> str:
-    """Storage's `cacheControl` form value (seconds) from a number or a Cache-Control value."""
+def storage_cache_control(cache_control: str | None) -> str:
+    """Storage's `cacheControl` field for a Cache-Control value ("public, max-age=N, immutable")
+    or a number of seconds; the `immutable` hint is kept for versioned paths."""
     if cache_control is None:
         return DEFAULT_CACHE_SECONDS
     value = cache_control.strip()
-    if value.isdigit():
-        return value
     match = re.search(r"max-age\s*=\s*(\d+)", value) or re.match(r"(\d+)\b", value)
-    return match.group(1) if match else DEFAULT_CACHE_SECONDS
+    seconds = match.group(1) if match else DEFAULT_CACHE_SECONDS
+    return f"{seconds}, immutable" if "immutable" in value.lower() else seconds
 
 
 def _status(exc: BaseException) -> tuple[str, str]:
@@ -80,7 +81,7 @@ class SupabaseStore:
         """Upload with upsert, the given content type and cache lifetime."""
         options: Any = {
             "content-type": content_type,
-            "cache-control": cache_seconds(cache_control),
+            "cache-control": storage_cache_control(cache_control),
             "upsert": "true",
         }
         try:

@@ -88,7 +88,7 @@ class Storage:
         if file is None:
             return storage_error(400, "InvalidKey", f"Invalid key: {key}")
         content_type = request.headers.get("content-type", "")
-        cache = "3600"
+        cache_control = "no-cache"  # what Storage stores when no cacheControl is given
         if content_type.startswith("multipart/form-data"):
             try:
                 parts = parse_multipart(content_type, request.body)
@@ -99,13 +99,13 @@ class Storage:
             if filepart is None:
                 return storage_error(400, "InvalidRequest", "No file part in the form")
             for part in parts:
-                if part.name == "cacheControl":
-                    cache = part.data.decode()
+                if part.name == "cacheControl" and part.data:
+                    cache_control = f"max-age={part.data.decode()}"
             data, mimetype = filepart.data, filepart.content_type or "application/octet-stream"
         else:
             data = request.body
             mimetype = content_type or "application/octet-stream"
-            cache = request.headers.get("cache-control", cache).removeprefix("max-age=")
+            cache_control = request.headers.get("cache-control", cache_control)
         exists = file.is_file()
         if request.method == "POST" and exists and request.headers.get("x-upsert") != "true":
             return storage_error(409, "Duplicate", "The resource already exists")
@@ -115,7 +115,7 @@ class Storage:
         meta = {
             "id": str(uuid.uuid4()),
             "mimetype": mimetype,
-            "cacheControl": f"max-age={cache}",
+            "cacheControl": cache_control,
             "size": len(data),
             "role": role,
             "created_at": _iso(now),
