@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     poll_interval_seconds: float = Field(5.0, gt=0, le=300)
     # Hints (Realtime, LISTEN) make pick-up immediate; without them the poll alone finds work.
     wakeups_enabled: bool = True
+    # Supabase Realtime watchdog: ping a quiet socket this often; rebuild it after this long with
+    # no event and no pong (a dead NAT mapping or proxy leaves a socket open but silent).
+    realtime_probe_seconds: float = Field(10.0, gt=0, le=300)
+    realtime_stale_seconds: float = Field(30.0, gt=0, le=3600)
     shutdown_grace_seconds: float = Field(30.0, ge=0, le=3600)
     # Pixels (width x height) of images being processed at once, across all jobs.
     memory_budget_pixels: int = Field(200_000_000, ge=1_000_000)

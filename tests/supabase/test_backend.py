@@ -17,8 +17,10 @@ from tests.doubles.supabase import SupabaseDouble
 pytestmark = pytest.mark.anyio
 
 
-def settings_for(url: str, key: str) -> Settings:
-    return Settings(supabase_url=url, supabase_service_role_key=SecretStr(key), _env_file=None)  # type: ignore[call-arg]
+def settings_for(url: str, key: str, **more: object) -> Settings:
+    return Settings(  # type: ignore[call-arg]
+        supabase_url=url, supabase_service_role_key=SecretStr(key), _env_file=None, **more
+    )
 
 
 async def test_opens_all_three_adapters(sb: SupabaseDouble) -> None:
@@ -34,6 +36,22 @@ async def test_opens_all_three_adapters(sb: SupabaseDouble) -> None:
     finally:
         await backend.aclose()
     assert not await backend.wakeups.healthy()
+
+
+async def test_realtime_watchdog_follows_the_settings(sb: SupabaseDouble) -> None:
+    settings = settings_for(
+        sb.url, sb.service_key, realtime_probe_seconds=0.2, realtime_stale_seconds=0.8
+    )
+    backend = await open_supabase_backend(settings)
+    try:
+        hints = backend.wakeups.hints()
+        with anyio.fail_after(5):
+            assert await anext(hints) == "resubscribed"
+        sb.stall_realtime()
+        with anyio.fail_after(6):  # silence noticed after 0.8 s, then a rebuild with backoff
+            assert await anext(hints) == "resubscribed"
+    finally:
+        await backend.aclose()
 
 
 async def test_wrong_key_is_a_one_sentence_start_up_error(sb: SupabaseDouble) -> None:

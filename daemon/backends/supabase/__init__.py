@@ -66,6 +66,13 @@ async def open_supabase_backend(settings: Settings) -> Backend:
             f"SUPABASE_URL does not lead to a working Supabase project: {exc}"
         ) from None
     store = SupabaseStore(make_client(url, key, STORAGE_TIMEOUT), url)
-    wakeups = SupabaseWakeups(url, key)
+    probe = settings.realtime_probe_seconds
+    wakeups = SupabaseWakeups(
+        url,
+        key,
+        probe_interval=probe,
+        probe_timeout=min(5.0, probe),
+        stale_after=max(settings.realtime_stale_seconds, 2 * probe),
+    )
     wakeups.start()
     return Backend(name="supabase", queue=queue, store=store, wakeups=wakeups)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import time
 from collections.abc import AsyncIterator, Callable
@@ -37,6 +38,22 @@ BINDINGS: tuple[tuple[str, str | None, str], ...] = (
 )
 # Hints are interchangeable: when the consumer is this far behind, dropping more loses nothing.
 HINT_BUFFER = 64
+
+
+class _ToLoguru(logging.Handler):
+    """realtime-py logs through the standard library; its errors ("Connection attempt failed")
+    are about things the watchdog already handles and reports, so they go to loguru as DEBUG."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):
+            logger.debug("realtime-py: {}", record.getMessage())
+
+
+def _route_library_logs() -> None:
+    library = logging.getLogger("realtime")
+    if not any(isinstance(h, _ToLoguru) for h in library.handlers):
+        library.addHandler(_ToLoguru())
+        library.propagate = False
 
 
 class SupabaseWakeups:
@@ -68,6 +85,7 @@ class SupabaseWakeups:
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
         self._heartbeat_interval = heartbeat_interval
+        _route_library_logs()
 
         send, receive = anyio.create_memory_object_stream[str](HINT_BUFFER)
         self._send: MemoryObjectSendStream[str] = send
