@@ -270,7 +270,7 @@ def test_cancel_leaves_finished_jobs_alone(db: Conn, status: str) -> None:
 @pytest.mark.parametrize("status", ["processing", "succeeded", "failed"])
 def test_other_status_changes_by_hand_are_refused(db: Conn, status: str) -> None:
     (job_id,) = insert_jobs(db)
-    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="only queued .* and cancelled"):
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match=r"only queued .* and cancelled"):
         db.execute("update processing_jobs set status = %s where id = %s", (status, job_id))
     assert job(db, job_id)["status"] == "queued"
 
