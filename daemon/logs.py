@@ -6,6 +6,7 @@ anything that looks like a JWT or an API key header as a last line of defence.
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 from typing import TYPE_CHECKING, Literal
@@ -32,9 +33,24 @@ def _scrub(record: Record) -> None:
     record["message"] = redact(record["message"])
 
 
+class _ToLoguru(logging.Handler):
+    """Libraries that log through the standard library (psycopg, httpx, websockets) go to the
+    same sink, in the same format."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level: str | int = logger.level(record.levelname).name
+        except ValueError:
+            level = record.levelno
+        logger.opt(depth=6, exception=record.exc_info).bind(library=record.name).log(
+            level, record.getMessage()
+        )
+
+
 def setup_logging(level: str = "INFO", fmt: Literal["auto", "text", "json"] = "auto") -> None:
     """Replace loguru's default sink with one for this process; call once at start-up."""
     logger.remove()
+    logging.basicConfig(handlers=[_ToLoguru()], level=logging.WARNING, force=True)
     json_lines = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     logger.configure(patcher=_scrub)
     if json_lines:

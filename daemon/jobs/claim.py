@@ -21,6 +21,7 @@ from daemon import metrics
 from daemon.errors import ProcessingError, as_processing_error
 from daemon.jobs.budget import PixelBudget
 from daemon.jobs.cache import CachedRemoval
+from daemon.jobs.memory import release_free_memory
 from daemon.jobs.outputs import build_result, old_revision_paths, output_path
 from daemon.pipeline import Limits, parse_options, probe
 from daemon.pipeline.removal import BackgroundRemover
@@ -69,6 +70,7 @@ class ClaimRun:
     progress: int = 0
     lost: bool = False
     release_requested: bool = False
+    finished: bool = False
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     _changed: anyio.Event = field(default_factory=anyio.Event)
     _loop_thread: int = field(default_factory=threading.get_ident)
@@ -80,6 +82,11 @@ class ClaimRun:
             return
         self.stage = stage
         self.progress = STAGE_PROGRESS.get(stage, self.progress) if progress is None else progress
+        self._changed.set()
+
+    def finish(self) -> None:
+        """The work is over: the heartbeat loop ends after any call it has in flight."""
+        self.finished = True
         self._changed.set()
 
     async def wait_changed(self, timeout: float) -> None:
@@ -111,7 +118,9 @@ async def execute_claim(run: ClaimRun, deps: ClaimDeps) -> str:
                     error = as_processing_error(exc)
                     if not isinstance(exc, ProcessingError):
                         log.opt(exception=exc).error("unexpected error in job")
-                tg.cancel_scope.cancel()  # stop the heartbeats before the final write
+                # Stop the heartbeats before the final write; let one in flight finish rather
+                # than cancel it (a cancelled query costs the pool its connection).
+                run.finish()
     finally:
         metrics.active_processing.dec()
 
@@ -171,14 +180,18 @@ async def _process(run: ClaimRun, deps: ClaimDeps, started: float) -> dict[str, 
         )
 
     async with deps.budget.hold(info.pixels):
-        rendered = await process_source(
-            data,
-            options,
-            remover,
-            limits=deps.limits,
-            run_sync=run_sync,
-            on_stage=run.set_stage,
-        )
+        try:
+            rendered = await process_source(
+                data,
+                options,
+                remover,
+                limits=deps.limits,
+                run_sync=run_sync,
+                on_stage=run.set_stage,
+            )
+        finally:
+            # Before the next image takes this room in the budget, give the memory back.
+            release_free_memory()
     del data
 
     run.set_stage("uploading")
@@ -218,8 +231,10 @@ async def _heartbeat_loop(run: ClaimRun, deps: ClaimDeps) -> None:
     """Extend the lease at lease/3 at the latest, and at every stage change."""
     interval = deps.lease_seconds / 3
     job = run.job
-    while True:
+    while not run.finished:
         await run.wait_changed(interval)
+        if run.finished:
+            return
         try:
             ok = await deps.queue.heartbeat(
                 job.id, job.lease_token, deps.lease_seconds, run.stage, run.progress

@@ -21,7 +21,7 @@ create table if not exists test_completions (
 );
 create or replace function test_record_completion() returns trigger language plpgsql as $$
 begin
-    insert into test_completions (job_id, revision, worker)
+    insert into public.test_completions (job_id, revision, worker)
     values (new.id, new.revision, new.result->'metadata'->>'worker');
     return new;
 end $$;
