@@ -1,6 +1,7 @@
 """The options and result reference in Markdown, generated from the models (README section).
 
-`python -m daemon schema --markdown` prints it; a test keeps the README's copy in step.
+`python -m daemon.reference --write README.md` refreshes the README's copy between its markers;
+a test keeps it in step with the models.
 """
 
 from __future__ import annotations
@@ -145,3 +146,25 @@ def reference_markdown() -> str:
         + ".",
     ]
     return "\n".join(lines) + "\n"
+
+
+START = "<!-- reference:start -->"
+END = "<!-- reference:end -->"
+
+
+def with_reference(readme: str) -> str:
+    """The README text with the generated reference between its markers."""
+    head, _, rest = readme.partition(START)
+    _, _, tail = rest.partition(END)
+    return f"{head}{START}\n{reference_markdown()}{END}{tail}"
+
+
+if __name__ == "__main__":
+    import sys
+    from pathlib import Path
+
+    if sys.argv[1:2] == ["--write"]:
+        target = Path(sys.argv[2])
+        target.write_text(with_reference(target.read_text()))
+    else:
+        sys.stdout.write(reference_markdown())

@@ -8,8 +8,8 @@ summary of what came out and where. The database is removed at the end; the outp
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
-import tempfile
 import time
 from importlib import resources
 from pathlib import Path
@@ -48,7 +48,7 @@ def sample_files() -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from daemon.localdb.cluster import LocalPostgres, PostgresNotInstalled
+    from daemon.localdb.cluster import ClusterError, LocalPostgres, PostgresNotInstalled
 
     files = list(args.files) or sample_files()
     if not files:
@@ -61,35 +61,36 @@ def run(args: argparse.Namespace) -> int:
     for bucket in ("vehicle-photos", "vehicle-photos-processed", "processing-cache"):
         shutil.rmtree(out / bucket, ignore_errors=True)  # only what an earlier demo made
 
-    with tempfile.TemporaryDirectory(prefix="vehicle-photo-demo-") as tmp:
-        console.print("[bold]Starting a throwaway PostgreSQL[/bold] ...")
+    console.print("[bold]Starting a throwaway PostgreSQL[/bold] ...")
+    try:
+        pg = LocalPostgres()  # in a temporary folder of its own, removed by cleanup()
+    except PostgresNotInstalled as exc:
+        raise CommandError(str(exc)) from None
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(pg.cleanup)
         try:
-            pg = LocalPostgres(Path(tmp) / "postgres")
             pg.start()
-        except PostgresNotInstalled as exc:
-            raise CommandError(str(exc)) from None
-        try:
-            dsn = pg.create_database("demo")
-            from daemon.localdb.migrate import apply_migrations, apply_shim
+        except ClusterError as exc:
+            raise CommandError(f"The throwaway PostgreSQL did not start: {exc}") from None
+        dsn = pg.create_database("demo")
+        from daemon.localdb.migrate import apply_migrations, apply_shim
 
-            apply_shim(dsn)
-            applied = apply_migrations(dsn)
-            console.print(f"Applied the local Supabase shim and {len(applied)} migration(s).")
-            settings = load_settings(
-                database_url=dsn,
-                supabase_url=None,
-                supabase_service_role_key=None,
-                storage_dir=out,
-                storage_public_url=None,
-                health_port=0,
-                health_host="127.0.0.1",
-                poll_interval_seconds=1.0,
-                log_level="WARNING",
-            )
-            setup_logging(settings.log_level, "text")
-            results = anyio.run(_demo, settings, files, console, args.timeout)
-        finally:
-            pg.cleanup()
+        apply_shim(dsn)
+        applied = apply_migrations(dsn)
+        console.print(f"Applied the local Supabase shim and {len(applied)} migration(s).")
+        settings = load_settings(
+            database_url=dsn,
+            supabase_url=None,
+            supabase_service_role_key=None,
+            storage_dir=out,
+            storage_public_url=None,
+            health_port=0,
+            health_host="127.0.0.1",
+            poll_interval_seconds=1.0,
+            log_level="WARNING",
+        )
+        setup_logging(settings.log_level, "text")
+        results = anyio.run(_demo, settings, files, console, args.timeout)
     _print_summary(console, results, out, settings)
     return 0 if all(job["status"] == "succeeded" for job in results) else 1
 
@@ -174,9 +175,9 @@ def _print_summary(
             table.add_row(name, f"[red]{job['status']}[/red]", error.get("code", ""), "")
             continue
         result = job["result"]
+        largest_first = sorted(result["variants"].items(), key=lambda item: -item[1]["width"])
         variants = ", ".join(
-            f"{n} {v['width']}x{v['height']} {v['bytes'] // 1024}"
-            for n, v in result["variants"].items()
+            f"{n} {v['width']}x{v['height']} {v['bytes'] // 1024}" for n, v in largest_first
         )
         table.add_row(
             name,
