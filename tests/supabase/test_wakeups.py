@@ -3,6 +3,7 @@ from a normal close, an error close, a silent socket, a dropped channel and a re
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import anyio
@@ -124,7 +125,7 @@ async def test_rebuilds_after_a_silent_socket(
     await anyio.sleep(FAST["stale_after"] + 0.3)
     assert not await wakeups.healthy()
     await hints_until(hints, "resubscribed")
-    assert wakeups.rebuilds >= 1
+    assert wakeups.last_loss is not None and wakeups.last_loss.startswith("nothing heard")
     assert await wakeups.healthy()
 
     await admin.insert()
@@ -139,7 +140,7 @@ async def test_rebuilds_when_the_server_drops_the_channel(
 
     sb.close_channels()
     await hints_until(hints, "resubscribed")
-    assert wakeups.rebuilds >= 1
+    assert wakeups.last_loss == "the channel is gone"
 
     await admin.insert()
     assert "insert" in await hints_until(hints, "insert")
@@ -183,3 +184,46 @@ async def test_aclose_ends_the_hints(wakeups: SupabaseWakeups) -> None:
     with pytest.raises(StopAsyncIteration):
         await next_hint(hints)
     assert not await wakeups.healthy()
+
+
+async def test_rebuilds_when_the_listen_task_dies(wakeups: SupabaseWakeups, admin: Admin) -> None:
+    # What an exception in a realtime-py callback does: the read loop ends, the socket stays.
+    hints = wakeups.hints()
+    assert await next_hint(hints) == "resubscribed"
+    client = wakeups._client
+    assert client is not None and client._listen_task is not None
+    client._listen_task.cancel()
+
+    await hints_until(hints, "resubscribed")
+    assert wakeups.rebuilds >= 1
+    assert wakeups.last_loss == "the listen task ended"
+    assert wakeups._client is not client
+    await admin.insert()
+    assert "insert" in await hints_until(hints, "insert")
+
+
+async def test_a_socket_closed_without_the_client_noticing_is_rebuilt(
+    wakeups: SupabaseWakeups, admin: Admin
+) -> None:
+    # realtime-py before 2.34 kept a socket closed with 1000 as "connected": stand in for that by
+    # closing the socket under the client while its read loop is made to ignore the end.
+    hints = wakeups.hints()
+    assert await next_hint(hints) == "resubscribed"
+    client = wakeups._client
+    assert client is not None and client._listen_task is not None and client._ws_connection
+    client.auto_reconnect = False  # no reconnect of its own
+    listen = client._listen_task
+    client._listen_task = None
+    listen.cancel()
+    keep_alive = asyncio.get_running_loop().create_future()
+    client._listen_task = asyncio.ensure_future(keep_alive)  # a "live" loop that reads nothing
+    await client._ws_connection.close(1000)
+
+    try:
+        await hints_until(hints, "resubscribed")
+    finally:
+        keep_alive.cancel()
+    assert wakeups.last_loss == "the socket was closed (1000)"
+    assert wakeups._client is not client
+    await admin.insert()
+    assert "insert" in await hints_until(hints, "insert")

@@ -101,8 +101,9 @@ class SupabaseWakeups:
         self._closed = False
         #: How many times the subscription became ready (first time included).
         self.subscriptions = 0
-        #: How many times the watchdog rebuilt the client.
+        #: How many times the watchdog rebuilt the client, and why it did the last time.
         self.rebuilds = 0
+        self.last_loss: str | None = None
 
     # -- the port -------------------------------------------------------------------------------
 
@@ -217,6 +218,7 @@ class SupabaseWakeups:
             delay *= 0.5 + random.random() / 2
             attempt += 1
             self.rebuilds += 1
+            self.last_loss = reason
             logger.warning(
                 "Realtime subscription lost ({}); reconnecting in {:.1f} s", reason, delay
             )
