@@ -225,3 +225,11 @@ async def test_a_socket_closed_without_the_client_noticing_is_rebuilt(
     assert wakeups._client is not client
     await admin.insert()
     assert "insert" in await hints_until(hints, "insert")
+
+
+async def test_healthy_needs_a_recent_sign_of_life(wakeups: SupabaseWakeups) -> None:
+    hints = wakeups.hints()
+    assert await next_hint(hints) == "resubscribed"
+    assert await wakeups.healthy()
+    wakeups._last_seen -= FAST["stale_after"] + 1  # as if nothing had been heard for a while
+    assert not await wakeups.healthy()
