@@ -199,3 +199,28 @@ async def test_storage_policies_and_public_bucket(sb: SupabaseDouble) -> None:
         assert (await http.get("/object/vehicle-photos/lot/car.jpg", headers=admin)).content == (
             b"jpeg-bytes"
         )
+
+
+async def test_postgrest_reads_as_supabase_py_sends_them(sb: SupabaseDouble, admin: Admin) -> None:
+    # `status` reads the queue through supabase-py: select lists, order, limit, in, exact counts.
+    from daemon.admin import SupabaseAdmin
+
+    first = await admin.insert(source_path="lot/1.jpg")
+    await admin.insert(source_path="lot/2.jpg")
+    await admin.update(first["id"], status="cancelled")
+    summary = await SupabaseAdmin(sb.url, sb.service_key).summary(job_ids=[first["id"]])
+
+    assert summary.counts["queued"] == 1 and summary.counts["cancelled"] == 1
+    assert summary.counts["processing"] == 0
+    assert summary.oldest_queued_seconds is not None
+    assert [job["source_path"] for job in summary.jobs] == ["lot/1.jpg"]
+    assert set(summary.jobs[0]) == {
+        "id",
+        "source_path",
+        "status",
+        "stage",
+        "progress",
+        "attempts",
+        "error",
+        "result",
+    }

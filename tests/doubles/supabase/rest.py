@@ -97,6 +97,42 @@ def _literal(value: Any) -> str | None:
     return str(value)
 
 
+def _read_shape(request: Request, columns: dict[str, str]) -> dict[str, sql.Composable]:
+    """`select` (plain column names), `order` (col.asc|desc[.nullsfirst|nullslast]), `limit`
+    and `offset` of a PostgREST read."""
+    query = request.query_dict()
+    wanted = [c.strip() for c in query.get("select", "*").split(",") if c.strip()]
+    if wanted == ["*"] or not wanted:
+        cols: sql.Composable = sql.SQL("*")
+    else:
+        for c in wanted:
+            if c not in columns:
+                raise KeyError(c)
+        cols = sql.SQL(", ").join(sql.Identifier(c) for c in wanted)
+    terms: list[sql.Composable] = []
+    for item in filter(None, query.get("order", "").split(",")):
+        name, *mods = item.strip().split(".")
+        if name not in columns or any(
+            m not in ("asc", "desc", "nullsfirst", "nullslast") for m in mods
+        ):
+            raise ValueError(item)
+        words = " ".join(
+            {"asc": "asc", "desc": "desc", "nullsfirst": "nulls first", "nullslast": "nulls last"}[
+                m
+            ]
+            for m in mods
+        )
+        terms.append(sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(words)))
+    order = sql.SQL("order by ") + sql.SQL(", ").join(terms) if terms else sql.SQL("")
+    page: list[sql.Composable] = []
+    for word in ("limit", "offset"):
+        if query.get(word):
+            if not query[word].isdigit():
+                raise ValueError(word)
+            page.append(sql.SQL(f"{word} {int(query[word])}"))
+    return {"cols": cols, "order": order, "page": sql.SQL(" ").join(page)}
+
+
 class Rest:
     """The `/rest/v1` routes."""
 
@@ -260,10 +296,19 @@ class Rest:
                 body = request.json() if request.body else None
             except ValueError:
                 return pgrst_error(400, "PGRST102", "Empty or invalid json")
-            if request.method == "GET":
+            if request.method in ("GET", "HEAD"):
+                try:
+                    shape = _read_shape(request, columns)
+                except KeyError as exc:
+                    return pgrst_error(400, "42703", f"column {table}.{exc.args[0]} does not exist")
+                except ValueError as exc:
+                    return pgrst_error(400, "PGRST100", f'"failed to parse ({exc.args[0]})"')
                 query = sql.SQL(
-                    "select coalesce(json_agg(_r), '[]'::json) from (select * from {} where {}) _r"
-                ).format(target, where)
+                    "select coalesce(json_agg(_r), '[]'::json),"
+                    " (select count(*) from {t} where {w})"
+                    " from (select {cols} from {t} where {w} {order} {page}) _r"
+                ).format(t=target, w=where, **shape)
+                params = [*params, *params]
             elif request.method == "POST":
                 rows: list[Any] = body if isinstance(body, list) else [body]
                 if not rows or not all(isinstance(r, dict) for r in rows):
@@ -310,8 +355,15 @@ class Rest:
             except psycopg.Error as exc:
                 return db_error(exc, role)
         value = row[0] if row else []
-        if request.method == "GET":
-            return Response.json(200, value)
+        if request.method in ("GET", "HEAD"):
+            assert row is not None
+            offset = int(request.query_dict().get("offset", "0") or 0)
+            total = row[1]
+            shown = f"{offset}-{offset + len(value) - 1}" if value else "*"
+            counted = "count=exact" in prefer or "count=planned" in prefer
+            headers = {"Content-Range": f"{shown}/{total if counted else '*'}"}
+            response = Response.json(200, value, headers)
+            return response
         status = 201 if request.method == "POST" else 200
         if representation:
             return Response.json(status, value)
