@@ -15,15 +15,21 @@ _LUT = [0] * (ALPHA_THRESHOLD + 1) + [255] * (255 - ALPHA_THRESHOLD)
 def content_box(image: Image.Image, threshold: int = ALPHA_THRESHOLD) -> Box | None:
     """Bounding box of the pixels whose alpha is above threshold; the whole image when opaque.
 
+    An L image is taken as an alpha mask.
+
     None when nothing is above the threshold (an empty cutout).
     """
-    if image.mode not in ("RGBA", "LA"):
+    if image.mode == "L":
+        alpha = image  # a mask: the alpha itself
+    elif image.mode in ("RGBA", "LA"):
+        alpha = image.getchannel("A")
+    else:
         return (0, 0, image.width, image.height)
     lut = (
         _LUT if threshold == ALPHA_THRESHOLD else [0] * (threshold + 1) + [255] * (255 - threshold)
     )
     # point() on the alpha alone: one byte per pixel, a single pass in C.
-    return image.getchannel("A").point(lut).getbbox()
+    return alpha.point(lut).getbbox()
 
 
 def padded_box(

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+import math
+from dataclasses import dataclass
 
 from PIL import Image
 
 from daemon.errors import BackgroundRemovalFailed
+from daemon.pipeline.crop import Box, content_box
 from daemon.pipeline.decode import Source
 from daemon.pipeline.removal import Removal, RemovalPlan
 
@@ -29,6 +32,72 @@ def removal_upload(source: Source, plan: RemovalPlan) -> bytes:
     return buffer.getvalue()
 
 
+@dataclass(frozen=True)
+class Layers:
+    """The image to render, and its alpha when that comes separately (at any resolution).
+
+    Keeping a provider's mask apart until the crop window is known means only the window is ever
+    made RGBA: for a 12 MP photo that saves a full-size mask resize and an RGBA copy.
+    """
+
+    base: Image.Image  # RGB or RGBA
+    alpha: Image.Image | None = None  # L, stretched over base; None: base's own alpha, if any
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """The base image's size: the coordinates every box is in."""
+        return self.base.size
+
+    @property
+    def transparent(self) -> bool:
+        """Whether there is an alpha channel at all."""
+        return self.alpha is not None or self.base.mode == "RGBA"
+
+    def content_box(self) -> Box | None:
+        """The content's bounding box in base pixels (see crop.content_box)."""
+        if self.alpha is None:
+            return content_box(self.base)
+        box = content_box(self.alpha)
+        if box is None or self.alpha.size == self.base.size:
+            return box
+        sx = self.base.width / self.alpha.width
+        sy = self.base.height / self.alpha.height
+        # Outward, plus one pixel for the interpolation's reach: no content pixel is lost.
+        return (
+            max(0, math.floor(box[0] * sx) - 1),
+            max(0, math.floor(box[1] * sy) - 1),
+            min(self.base.width, math.ceil(box[2] * sx) + 1),
+            min(self.base.height, math.ceil(box[3] * sy) + 1),
+        )
+
+    def crop(self, box: Box) -> Image.Image:
+        """One window of the image, with its alpha applied (RGBA when transparent)."""
+        whole = box == (0, 0, *self.base.size)
+        part = self.base if whole else self.base.crop(box)
+        if self.alpha is None:
+            return part
+        sx = self.alpha.width / self.base.width
+        sy = self.alpha.height / self.base.height
+        window = (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
+        alpha = self.alpha.resize(part.size, Image.Resampling.BILINEAR, box=window)
+        part = part.convert("RGBA")
+        part.putalpha(alpha)
+        return part
+
+
+def removal_layers(image: Image.Image, removal: Removal) -> Layers:
+    """The decoded image with the provider's answer: a cutout or a mask (see apply_removal)."""
+    answer = _decode_answer(removal)
+    if removal.kind == "mask" or answer.mode in ("L", "I;16", "I"):
+        return Layers(image, answer if answer.mode == "L" else answer.convert("L"))
+    cutout = answer.convert("RGBA")
+    if cutout.size == image.size:
+        return Layers(cutout)
+    if "hideclp" in removal.mode:
+        return Layers(cutout.resize(image.size, Image.Resampling.LANCZOS))
+    return Layers(image.convert("RGB") if image.mode != "RGB" else image, cutout.getchannel("A"))
+
+
 def apply_removal(image: Image.Image, removal: Removal) -> Image.Image:
     """The decoded image with the provider's transparency: a cutout or a mask, scaled to fit.
 
@@ -36,24 +105,8 @@ def apply_removal(image: Image.Image, removal: Removal) -> Image.Image:
     original; a cutout is used whole when it is at full size, or when the provider painted on it
     (a blurred licence plate), since then its colours matter.
     """
-    answer = _decode_answer(removal)
-    if removal.kind == "mask" or answer.mode in ("L", "I;16", "I"):
-        alpha = answer if answer.mode == "L" else answer.convert("L")
-        return _with_alpha(image, alpha)
-    cutout = answer.convert("RGBA")
-    if cutout.size == image.size:
-        return cutout
-    if "hideclp" in removal.mode:
-        return cutout.resize(image.size, Image.Resampling.LANCZOS)
-    return _with_alpha(image, cutout.getchannel("A"))
-
-
-def _with_alpha(image: Image.Image, alpha: Image.Image) -> Image.Image:
-    if alpha.size != image.size:
-        alpha = alpha.resize(image.size, Image.Resampling.BILINEAR)
-    out = image.convert("RGB") if image.mode != "RGB" else image.copy()
-    out.putalpha(alpha)
-    return out
+    layers = removal_layers(image, removal)
+    return layers.crop((0, 0, *layers.size))
 
 
 def _decode_answer(removal: Removal) -> Image.Image:

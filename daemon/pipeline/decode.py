@@ -103,11 +103,15 @@ def _draft(image: Image.Image, need: int) -> None:
 
 
 def _reduce(image: Image.Image, need: int | None) -> Image.Image:
-    """Box-reduce by an integer factor when far larger than needed (formats without draft)."""
+    """Box-reduce an opaque image by an integer factor when far larger than needed.
+
+    Not for images with alpha: Pillow reduces those premultiplied, through a full-size copy (a
+    48 MP cutout would need 400 MB). Their crop window is cut out first instead (render.py).
+    """
     if need is None:
         return image
     factor = max(image.size) // need
-    if factor < 2 or image.mode not in ("RGB", "RGBA", "L", "LA", "CMYK"):
+    if factor < 2 or image.mode not in ("RGB", "L", "CMYK"):
         return image
     return image.reduce(factor)
 

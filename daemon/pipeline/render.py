@@ -16,8 +16,8 @@ from typing import Any
 
 from PIL import Image
 
-from daemon.pipeline.crop import Box, content_box
-from daemon.pipeline.cutout import apply_removal
+from daemon.pipeline.crop import Box
+from daemon.pipeline.cutout import Layers, removal_layers
 from daemon.pipeline.decode import Source
 from daemon.pipeline.encode import encode, flatten
 from daemon.pipeline.layout import Layout, plan_layout
@@ -72,19 +72,19 @@ def render(
     timings = dict(source.timings)
     clock = _Clock(timings)
 
-    image = source.image
+    layers = Layers(source.image)
     if removal is not None:
-        image = apply_removal(image, removal)
+        layers = removal_layers(source.image, removal)
         clock.lap("apply_removal")
-    transparent = image.mode == "RGBA"
+    transparent = layers.transparent
 
     step("cropping")
-    content = content_box(image)
-    layout = plan_layout(image.size, content, options)
+    content = layers.content_box()
+    layout = plan_layout(layers.size, content, options)
     shadow_wanted = options.add_shadow and transparent and content is not None
     if shadow_wanted and options.frame is None and options.shadow.style == "contact":
         layout = _room_for_contact_shadow(layout, content, options)  # type: ignore[arg-type]
-    canvas = _sample(image, layout)
+    canvas = _sample(layers, layout)
     clock.lap("crop")
 
     step("shadowing")
@@ -140,15 +140,16 @@ def _room_for_contact_shadow(layout: Layout, content: Box, options: ProcessingOp
     )
 
 
-def _sample(image: Image.Image, layout: Layout) -> Image.Image:
+def _sample(layers: Layers, layout: Layout) -> Image.Image:
     """Resample the layout's window of the image onto its canvas (transparent outside)."""
     ox, oy = layout.origin
     k = layout.scale
     size = layout.canvas_size
     # The window's part that lies on the image, in decoded and in canvas pixels.
     x0, y0 = max(0.0, ox), max(0.0, oy)
-    x1 = min(float(image.width), ox + size[0] / k)
-    y1 = min(float(image.height), oy + size[1] / k)
+    width, height = layers.size
+    x1 = min(float(width), ox + size[0] / k)
+    y1 = min(float(height), oy + size[1] / k)
     cx0, cy0 = round((x0 - ox) * k), round((y0 - oy) * k)
     cx1, cy1 = min(size[0], round((x1 - ox) * k)), min(size[1], round((y1 - oy) * k))
     if cx1 <= cx0 or cy1 <= cy0:
@@ -158,7 +159,7 @@ def _sample(image: Image.Image, layout: Layout) -> Image.Image:
     # RGBa over the whole image it is given, and the window is often a third of the photo.
     ix0, iy0 = math.floor(x0), math.floor(y0)
     ix1, iy1 = math.ceil(x1), math.ceil(y1)
-    part = image.crop((ix0, iy0, ix1, iy1)) if (ix1 - ix0, iy1 - iy0) != image.size else image
+    part = layers.crop((ix0, iy0, ix1, iy1))
     box = (x0 - ix0, y0 - iy0, x1 - ix0, y1 - iy0)
     if target != part.size or box != (0.0, 0.0, float(part.width), float(part.height)):
         part = part.resize(target, RESAMPLE, box=box, reducing_gap=REDUCING_GAP)
