@@ -50,6 +50,8 @@ async def test_missing_object_and_missing_bucket_are_source_not_found(store: Sup
         await store.get("vehicle-photos", "lot/none.jpg")
     with pytest.raises(SourceNotFound):
         await store.get("no-such-bucket", "x.jpg")
+    with pytest.raises(SourceNotFound, match="not a valid storage path"):
+        await store.get("vehicle-photos", "../processing-cache/secret.png")
 
 
 async def test_html_502_is_storage_failed(store: SupabaseStore, sb: SupabaseDouble) -> None:

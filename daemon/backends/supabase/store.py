@@ -64,6 +64,10 @@ class SupabaseStore:
         """Download an object; SourceNotFound when it (or its bucket) does not exist."""
         try:
             return bytes(await self._client.storage.from_(bucket).download(path))
+        except ValueError:  # storage3 refuses dot segments ("..") before any request
+            raise SourceNotFound(
+                f"Object path {bucket}/{path} is not a valid storage path."
+            ) from None
         except Exception as exc:
             if _is_not_found(exc):
                 raise SourceNotFound(f"Object {bucket}/{path} does not exist.") from None
