@@ -13,6 +13,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
+from daemon.backends.supabase import SupabaseQueue
 from tests.doubles.supabase import SupabaseDouble
 from tests.doubles.supabase.realtime import binding_id
 from tests.supabase.conftest import Admin
@@ -224,3 +225,30 @@ async def test_postgrest_reads_as_supabase_py_sends_them(sb: SupabaseDouble, adm
         "error",
         "result",
     }
+
+
+async def test_ui_follows_one_job_with_stage_and_progress(
+    sb: SupabaseDouble, admin: Admin, queue: SupabaseQueue
+) -> None:
+    job = await admin.insert(source_path="lot/follow.jpg")
+    binding = {
+        "event": "UPDATE",
+        "schema": "public",
+        "table": "processing_jobs",
+        "filter": f"id=eq.{job['id']}",
+    }
+    async with connect(ws_url(sb, sb.anon_key, "2.0.0")) as ws:
+        payload = {"config": {"postgres_changes": [binding]}, "access_token": sb.admin_token}
+        await ws.send(json.dumps(["1", "1", "realtime:job", "phx_join", payload]))
+        await receive(ws)
+        await receive(ws)
+        await admin.insert(source_path="lot/other.jpg")  # another row: not this binding
+        [claimed] = [c for c in await queue.claim("w", 5, 30) if str(c.id) == job["id"]]
+        await queue.heartbeat(claimed.id, claimed.lease_token, 30, stage="cropping", progress=60)
+        await queue.complete(claimed.id, claimed.lease_token, {"variants": {}})
+        seen = [(await receive(ws))[4]["data"]["record"] for _ in range(3)]
+    assert [(r["status"], r["stage"], r["progress"]) for r in seen] == [
+        ("processing", "claimed", 0),
+        ("processing", "cropping", 60),
+        ("succeeded", "done", 100),
+    ]
