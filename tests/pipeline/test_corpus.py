@@ -221,3 +221,43 @@ def test_defaults_render_the_contract_variants() -> None:
         image = Image.open(io.BytesIO(variant.data))
         assert image.format == "WEBP" and image.size == (variant.width, variant.height)
         assert "exif" not in image.info and image.info.get("icc_profile")
+
+
+def test_heic_is_read() -> None:
+    pillow_heif = pytest.importorskip("pillow_heif")
+    image = car_cutout((320, 200), (40, 40, 280, 160)).convert("RGB")
+    try:
+        data = encode(image, "HEIF", quality=90)
+    except (KeyError, OSError, ValueError, RuntimeError):
+        pytest.skip(f"pillow_heif {pillow_heif.__version__} cannot encode HEIF here")
+    result = process_image(data, SMALL)
+    assert result.metadata["original_size"] == [320, 200]
+
+
+def test_a_broken_icc_profile_is_ignored() -> None:
+    data = encode(Image.new("RGB", (200, 100), (10, 200, 30)), "JPEG", icc_profile=b"not a profile")
+    r, g, b, _ = _pixel(process_image(data, SMALL))
+    assert g > 180 and r < 40 and b < 60
+
+
+def test_jpeg_and_cover_variants() -> None:
+    options = parse_options(
+        {
+            "variants": [
+                {"name": "portal", "max_width": 800, "format": "jpeg", "quality": 80},
+                {"name": "square", "width": 200, "height": 200, "fit": "cover", "format": "png"},
+            ]
+        }
+    )
+    result = process_image(encode(car_cutout()), options)
+    portal = Image.open(io.BytesIO(result.variants["portal"].data))
+    assert portal.format == "JPEG" and portal.mode == "RGB" and portal.width == 800
+    assert portal.info.get("progressive") or portal.info.get("progression")
+    assert portal.getpixel((1, 1)) == (255, 255, 255)  # transparency flattened onto white
+    square = Image.open(io.BytesIO(result.variants["square"].data))
+    assert square.size == (200, 200)
+    alpha = np.asarray(square.convert("RGBA"))[..., 3]
+    # cover: the canvas is wider than square, so the car's middle fills the whole width.
+    assert (alpha.min(axis=1) == 255).any()
+    assert result.variants["portal"].extension == "jpg"
+    assert result.variants["portal"].content_type == "image/jpeg"

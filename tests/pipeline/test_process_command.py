@@ -1,4 +1,4 @@
-"""`python -m daemon process` as a person runs it: outputs, result.json, exit codes, failure lines."""
+"""`python -m daemon process` as a person runs it: outputs, result.json, exit codes, failures."""
 
 from __future__ import annotations
 
