@@ -6,7 +6,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from PIL import Image, ImageOps
+from PIL import Image
 
 from daemon.errors import CorruptImage, ImageTooLarge
 from daemon.pipeline.colour import drop_opaque_alpha, to_srgb
@@ -18,6 +18,16 @@ from daemon.pipeline.options import ProcessingOptions
 CROP_HEADROOM = 1.5
 # EXIF orientations that swap width and height.
 _TRANSPOSED = frozenset({5, 6, 7, 8})
+# What turns a stored image upright, per EXIF orientation (as ImageOps.exif_transpose does).
+_UPRIGHT: dict[int, Image.Transpose] = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 @dataclass
@@ -66,8 +76,9 @@ def decode_source(data: bytes, options: ProcessingOptions, limits: Limits) -> So
         image.load()
         image = _reduce(image, need)
         image = to_srgb(image)
-        if orientation not in (None, 1):
-            image = ImageOps.exif_transpose(image) or image
+        if orientation is not None and orientation in _UPRIGHT:
+            # By the value read above: colour conversion may have dropped the EXIF block.
+            image = image.transpose(_UPRIGHT[orientation])
         image = drop_opaque_alpha(image)
     except Image.DecompressionBombError:
         raise ImageTooLarge(

@@ -85,6 +85,31 @@ def exif_rotated_jpeg() -> bytes:
     return encode(image, "JPEG", exif=exif.tobytes())
 
 
+def exif_rotated_jpeg_with_profile() -> bytes:
+    """Orientation 8 and an embedded (non-sRGB-named) profile: both must be honoured."""
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    # Renamed, so the pipeline does not recognise it as sRGB and converts through it.
+    icc = icc.replace(b"sRGB", b"test")
+    icc = icc.replace("sRGB".encode("utf-16-be"), "test".encode("utf-16-be"))
+    assert b"sRGB" not in icc
+    image = Image.new("RGB", (400, 200), (20, 120, 220))
+    image.paste((250, 250, 0), (0, 0, 40, 200))  # a yellow band on the stored left edge
+    exif = Image.Exif()
+    exif[0x0112] = 8  # rotate 90 degrees counter-clockwise to display
+    return encode(image, "JPEG", exif=exif.tobytes(), icc_profile=icc, quality=95)
+
+
+def _check_rotated_with_profile(result: Rendered) -> None:
+    assert result.metadata["original_size"] == [200, 400]
+    image = Image.open(io.BytesIO(result.variants["processed"].data)).convert("RGB")
+    assert image.height > image.width
+    # Rotated counter-clockwise, the stored left edge is now at the bottom.
+    r, g, b = image.getpixel((image.width // 2, image.height - 3))  # type: ignore[misc]
+    assert r > 200 and g > 200 and b < 80
+
+
 def animated_gif() -> bytes:
     frames = [Image.new("RGB", (120, 80), colour) for colour in ((250, 0, 0), (0, 0, 250))]
     return encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100)
@@ -178,6 +203,7 @@ SUCCESSES: list[tuple[str, Callable[[], bytes], Callable[[Rendered], None]]] = [
     ("cmyk jpeg", cmyk_jpeg, _check_cmyk),
     ("palette with transparency", palette_with_transparency, _check_palette),
     ("exif-rotated jpeg", exif_rotated_jpeg, _check_rotated),
+    ("exif-rotated with profile", exif_rotated_jpeg_with_profile, _check_rotated_with_profile),
     ("animated gif", animated_gif, _check_gif),
     ("grey with alpha", grey_alpha_png, _check_grey_alpha),
     ("webp cutout", webp_cutout, _check_cutout),
