@@ -146,6 +146,10 @@ async def test_unreachable_server_is_transient() -> None:
         ({"code": "40P01", "message": "deadlock detected"}, QueueUnavailable),
         ({"code": "PGRST202", "message": "Could not find the function"}, SupabaseQueueError),
         ({"code": "22P02", "message": "invalid input syntax for type uuid"}, SupabaseQueueError),
+        ({"code": "P0001", "message": "raised by the function"}, SupabaseQueueError),
+        ({"code": None, "message": "API rate limit exceeded"}, QueueUnavailable),
+        ({"code": "429", "message": "Too Many Requests"}, QueueUnavailable),
+        ({"code": "404", "message": "Not Found", "details": "<html>"}, QueueUnavailable),
     ],
 )
 def test_api_errors_are_classified(error: dict[str, str | None], expected: type) -> None:

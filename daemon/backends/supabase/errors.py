@@ -33,14 +33,11 @@ class SupabaseQueueError(Exception):
 _AUTH_CODES = frozenset({"PGRST300", "PGRST301", "PGRST302", "PGRST303", "42501", "401", "403"})
 # The gateway (Kong) answers a wrong apikey with a JSON body that has no code.
 _AUTH_MESSAGES = ("invalid api key", "no api key found", "invalid jwt", "jwt expired")
-# PostgREST could not reach or use the database (PGRST000-003), and Postgres classes that are
-# about the moment, not the call: connection (08), resources (53), operator intervention (57),
-# serialization failure and deadlock (40001, 40P01).
-_TRANSIENT_PREFIXES = ("PGRST00", "08", "53", "57", "40001", "40P01")
-
-
-def _is_http_status(code: str) -> bool:
-    return code.isdigit() and len(code) == 3
+# Codes that say the call itself is wrong, so a retry gives the same answer: PostgREST could not
+# parse the request or find the function (PGRST1xx, PGRST2xx), or Postgres refused the arguments
+# or the statement (data 22, integrity 23, syntax or undefined object 42, raised by a function
+# P0). Anything else, including a gateway's JSON without a code (a 429, a 503), is transient.
+_PERMANENT_PREFIXES = ("PGRST1", "PGRST2", "22", "23", "42", "P0")
 
 
 def classify_api_error(exc: APIError, *, call: str) -> Exception:
@@ -52,15 +49,14 @@ def classify_api_error(exc: APIError, *, call: str) -> Exception:
             "Supabase refused the service role key: check that SUPABASE_SERVICE_ROLE_KEY is the "
             "project's service_role (secret) key for SUPABASE_URL."
         )
-    if code.startswith(_TRANSIENT_PREFIXES) or (_is_http_status(code) and code >= "500"):
-        return QueueUnavailable(f"Supabase could not run {call} right now ({code or 'no code'}).")
-    if code in ("408", "429"):
-        return QueueUnavailable(f"Supabase could not run {call} right now ({code}).")
     if code in ("PGRST202", "42883"):
         return SupabaseQueueError(
             f"The database has no function {call}: apply the daemon's migrations to this project."
         )
-    return SupabaseQueueError(f"Supabase refused {call} ({code or 'no code'}): {message[:200]}")
+    # A bare HTTP status ("429", "502") came from a non-JSON body: never a SQLSTATE (5 characters).
+    if not (code.isdigit() and len(code) == 3) and code.startswith(_PERMANENT_PREFIXES):
+        return SupabaseQueueError(f"Supabase refused {call} ({code}): {message[:200]}")
+    return QueueUnavailable(f"Supabase could not run {call} right now ({code or 'no code'}).")
 
 
 def classify_call_error(exc: BaseException, *, call: str) -> Exception:
