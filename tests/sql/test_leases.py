@@ -196,3 +196,31 @@ def test_a_heartbeat_keeps_the_lease_from_being_rescued(db: Conn) -> None:
     )
     assert claim(db, "worker-b") == []
     assert call(db, "claim_processing_jobs", worker_id="worker-c") == []
+
+
+def test_heartbeats_are_hot_updates(db: Conn) -> None:
+    """Heartbeats touch no indexed column, so they rewrite the row in place (no index churn)."""
+    (job_id,) = insert_jobs(db)
+    (claimed,) = claim(db)
+    counts = (
+        "select pg_stat_get_xact_tuples_updated(c.oid) as updated, "
+        "pg_stat_get_xact_tuples_hot_updated(c.oid) as hot "
+        "from pg_class c where c.oid = 'public.processing_jobs'::regclass"
+    )
+    with db.transaction():
+        before = db.execute(counts).fetchone()
+        db.execute("set local role service_role")
+        for progress in range(10, 100, 10):
+            row = db.execute(
+                "select public.heartbeat_processing_job(%s, %s, 60, 'rendering', %s) as ok",
+                (job_id, claimed["lease_token"], progress),
+            ).fetchone()
+            assert row == {"ok": True}
+        after = db.execute(counts).fetchone()
+    assert before is not None and after is not None
+    assert after["updated"] - before["updated"] == 9
+    assert after["hot"] - before["hot"] == 9
+    options = db.execute(
+        "select reloptions from pg_class where oid = 'public.processing_jobs'::regclass"
+    ).fetchone()
+    assert options is not None and "fillfactor=70" in options["reloptions"]
