@@ -96,10 +96,12 @@ def add_contact_shadow(
     footprint = _footprint(alpha, content, band, ground, geo)
     line = _contact_line(alpha, content, band, ground, geo)
 
-    # Screen the three layers: each darkens what the others left.
-    shade = 1.0 - (1.0 - 0.55 * ambient) * (1.0 - 0.75 * footprint) * (1.0 - 0.95 * line)
+    # Screen the three layers: each darkens what the others left. The contact line is darker
+    # than the opacity alone would make it: that is where the tyre meets the floor.
+    soft = 1.0 - (1.0 - 0.55 * opacity * ambient) * (1.0 - 0.75 * opacity * footprint)
+    shade = 1.0 - (1.0 - soft) * (1.0 - min(1.0, 1.6 * opacity) * line)
     shade *= _fade(bh, ground)
-    shadow_alpha = np.clip(shade * (opacity * 255.0), 0, 255).astype(np.uint8)
+    shadow_alpha = np.clip(shade * 255.0, 0, 255).astype(np.uint8)
 
     shadow = Image.new("RGBA", (bw, bh), (0, 0, 0, 0))
     shadow.putalpha(Image.fromarray(shadow_alpha, "L"))
@@ -141,8 +143,9 @@ def _contact_line(
     coverage = tyres.max(axis=0) / 255.0
     layer = np.zeros((bh, bw), np.float32)
     line_h = max(1, round(geo.line_height))
-    y0 = max(0, ground - line_h)
-    y1 = min(bh, ground + max(1, line_h // 2))
+    # Mostly below the ground line: above it the tyre hides the line anyway.
+    y0 = max(0, ground - max(1, line_h // 2))
+    y1 = min(bh, ground + line_h)
     x0 = left - band[0]
     layer[y0:y1, x0 : x0 + coverage.shape[0]] = coverage
     return _blur(layer, max(0.8, geo.line_height * 0.8))
