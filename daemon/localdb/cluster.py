@@ -28,6 +28,8 @@ from psycopg import sql
 
 __all__ = ["LocalPostgres", "PostgresNotInstalled", "find_pg_bin"]
 
+_PREFIX = "pgtmp-"
+_OWNER_FILE = "owner.pid"
 _INSTALL_HINT = (
     "PostgreSQL server binaries (initdb, pg_ctl) were not found; install them "
     "(Debian: apt-get install postgresql) or set PG_BIN to the folder that holds them."
@@ -130,7 +132,7 @@ class LocalPostgres:
     def __init__(self, root: Path | None = None, *, port: int | None = None) -> None:
         self._bin = find_pg_bin()
         self._owns_root = root is None or not root.exists()
-        self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="pgtmp-"))
+        self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix=_PREFIX))
         self.data_dir = self.root / "data"
         self.socket_dir = self.root / "sock"
         self.log_file = self.root / "server.log"
@@ -203,7 +205,10 @@ class LocalPostgres:
         """Create the cluster on first start, then start the server and wait until it accepts."""
         if self._running:
             return
+        if self._owns_root:
+            self._reap_orphans()
         self._prepare_folder()
+        (self.root / _OWNER_FILE).write_text(str(os.getpid()), encoding="utf-8")
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
         for attempt in range(5):
@@ -310,11 +315,40 @@ class LocalPostgres:
     def __repr__(self) -> str:
         return f"LocalPostgres(port={self.port}, root={str(self.root)!r})"
 
+    def _reap_orphans(self) -> None:
+        """Stop and remove throwaway clusters whose owning process died without cleaning up.
+
+        A test run killed with SIGKILL cannot stop its server; the next cluster started on this
+        machine does it, so no server is left running for long.
+        """
+        for folder in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*"):
+            try:
+                owner = int((folder / _OWNER_FILE).read_text(encoding="utf-8").strip())
+            except (OSError, ValueError):
+                continue
+            if owner == os.getpid() or _alive(owner):
+                continue
+            data = folder / "data"
+            if (data / "postmaster.pid").exists():
+                self._run("pg_ctl", "stop", "-w", "-t", "20", "-m", "immediate", "-D", str(data))
+            if not (data / "postmaster.pid").exists():
+                shutil.rmtree(folder, ignore_errors=True)
+
     def _log_tail(self) -> str:
         try:
             return self.log_file.read_text(encoding="utf-8", errors="replace")[-4000:]
         except OSError:
             return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _last_line(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import psycopg
@@ -49,3 +50,19 @@ def test_restart_keeps_data_and_port_and_cleanup_removes_everything() -> None:
         with psycopg.connect(dsn) as conn:
             assert conn.execute("select 1").fetchone() == (1,)
     assert not root.exists()
+
+
+def test_a_cluster_left_by_a_dead_process_is_reaped() -> None:
+    orphan = LocalPostgres()
+    orphan.start()
+    try:
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        (orphan.root / "owner.pid").write_text(str(dead.pid))
+        with LocalPostgres() as fresh:
+            assert fresh.port != orphan.port
+            assert not orphan.root.exists()
+            with pytest.raises(psycopg.OperationalError):
+                psycopg.connect(orphan.dsn(), connect_timeout=2)
+    finally:
+        orphan.cleanup()
