@@ -110,11 +110,9 @@ alter table storage.buckets enable row level security;
 alter table storage.objects enable row level security;
 grant all on storage.buckets, storage.objects to anon, authenticated, service_role;
 
--- Supabase's default privileges: everything new in public is granted to the API roles; RLS and
--- explicit revokes are what protect it.
-grant all on all tables in schema public to anon, authenticated, service_role;
-grant all on all functions in schema public to anon, authenticated, service_role;
-grant all on all sequences in schema public to anon, authenticated, service_role;
+-- Supabase's default privileges: everything created in public from now on is granted to the API
+-- roles; RLS and explicit revokes are what protect it. (No grant on what exists already: running
+-- the shim again after the migrations must not undo their revokes.)
 alter default privileges in schema public grant all on tables to anon, authenticated, service_role;
 alter default privileges in schema public grant all on functions to anon, authenticated, service_role;
 alter default privileges in schema public grant all on sequences to anon, authenticated, service_role;

@@ -182,3 +182,18 @@ def test_migrate_command_names_an_unreachable_database_without_its_password(
     err = capsys.readouterr().err
     assert err.startswith("error: Could not reach the database") and "hunter2" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_the_shim_again_after_the_migrations_keeps_their_revokes(pg_empty_dsn: str) -> None:
+    apply_shim(pg_empty_dsn)
+    apply_migrations(pg_empty_dsn)
+    before = _fingerprint(pg_empty_dsn)
+    apply_shim(pg_empty_dsn)
+    assert _fingerprint(pg_empty_dsn) == before
+    with psycopg.connect(pg_empty_dsn) as conn:
+        row = conn.execute(
+            "select has_function_privilege('anon', "
+            "'public.claim_processing_jobs(text, integer, integer)', 'execute'), "
+            "has_table_privilege('authenticated', 'public.processing_jobs', 'delete')"
+        ).fetchone()
+    assert row == (False, False)
