@@ -9,6 +9,8 @@ from __future__ import annotations
 import mimetypes
 import re
 import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -138,10 +140,16 @@ class SupabaseAdmin:
         self._url = url
         self._key = service_key
 
-    async def _client(self) -> Any:
-        from supabase import acreate_client
+    @asynccontextmanager
+    async def _jobs(self) -> AsyncIterator[Callable[[], Any]]:
+        """Fresh request builders on the processing_jobs table, from a client closed afterwards."""
+        from daemon.backends.supabase import RPC_TIMEOUT, make_client
 
-        return await acreate_client(self._url, self._key)
+        client = make_client(self._url, self._key, RPC_TIMEOUT)
+        try:
+            yield lambda: client.table("processing_jobs")
+        finally:
+            await client.postgrest.aclose()
 
     async def insert_job(
         self,
@@ -152,73 +160,80 @@ class SupabaseAdmin:
         options: dict[str, Any],
         priority: int = 0,
     ) -> str:
-        client = await self._client()
-        response = await (
-            client.table("processing_jobs")
-            .insert(
-                {
-                    "source_bucket": source_bucket,
-                    "source_path": source_path,
-                    "vehicle_id": vehicle_id,
-                    "options": options,
-                    "priority": priority,
-                }
+        async with self._jobs() as jobs:
+            response = (
+                await jobs()
+                .insert(
+                    {
+                        "source_bucket": source_bucket,
+                        "source_path": source_path,
+                        "vehicle_id": vehicle_id,
+                        "options": options,
+                        "priority": priority,
+                    }
+                )
+                .execute()
             )
-            .execute()
-        )
         return str(response.data[0]["id"])
 
     async def summary(self, *, job_ids: list[str] | None = None) -> QueueSummary:
-        client = await self._client()
-        jobs = client.table("processing_jobs")
-        counts = {}
-        for status in STATUSES:
-            response = await (
-                jobs.select("id", count="exact", head=True).eq("status", status).execute()
-            )
-            counts[status] = int(response.count or 0)
-        oldest = await (
-            jobs.select("updated_at").eq("status", "queued").order("updated_at").limit(1).execute()
-        )
-        oldest_seconds = None
-        if oldest.data:
-            since = datetime.fromisoformat(oldest.data[0]["updated_at"])
-            oldest_seconds = (datetime.now(UTC) - since).total_seconds()
-        live = await (
-            jobs.select("locked_by")
-            .eq("status", "processing")
-            .gt("lease_expires_at", datetime.now(UTC).isoformat())
-            .execute()
-        )
-        workers: dict[str, int] = {}
-        for row in live.data:
-            workers[row["locked_by"]] = workers.get(row["locked_by"], 0) + 1
-        failed = await (
-            jobs.select("id, source_path, error, finished_at")
-            .eq("status", "failed")
-            .order("finished_at", desc=True)
-            .limit(5)
-            .execute()
-        )
-        failures = [
-            {
-                "id": row["id"],
-                "source_path": row["source_path"],
-                "code": (row.get("error") or {}).get("code"),
-                "message": (row.get("error") or {}).get("message"),
-                "finished_at": row.get("finished_at"),
-            }
-            for row in failed.data
-        ]
-        selected: list[dict[str, Any]] = []
-        if job_ids:
-            found = await (
-                jobs.select("id, source_path, status, stage, progress, attempts, error, result")
-                .in_("id", job_ids)
-                .order("created_at")
+        async with self._jobs() as jobs:
+            counts = {}
+            for status in STATUSES:
+                response = await (
+                    jobs().select("id", count="exact", head=True).eq("status", status).execute()
+                )
+                counts[status] = int(response.count or 0)
+            oldest = await (
+                jobs()
+                .select("updated_at")
+                .eq("status", "queued")
+                .order("updated_at")
+                .limit(1)
                 .execute()
             )
-            selected = list(found.data)
+            oldest_seconds = None
+            if oldest.data:
+                since = datetime.fromisoformat(oldest.data[0]["updated_at"])
+                oldest_seconds = (datetime.now(UTC) - since).total_seconds()
+            live = await (
+                jobs()
+                .select("locked_by")
+                .eq("status", "processing")
+                .gt("lease_expires_at", datetime.now(UTC).isoformat())
+                .execute()
+            )
+            workers: dict[str, int] = {}
+            for row in live.data:
+                workers[row["locked_by"]] = workers.get(row["locked_by"], 0) + 1
+            failed = await (
+                jobs()
+                .select("id, source_path, error, finished_at")
+                .eq("status", "failed")
+                .order("finished_at", desc=True)
+                .limit(5)
+                .execute()
+            )
+            failures = [
+                {
+                    "id": row["id"],
+                    "source_path": row["source_path"],
+                    "code": (row.get("error") or {}).get("code"),
+                    "message": (row.get("error") or {}).get("message"),
+                    "finished_at": row.get("finished_at"),
+                }
+                for row in failed.data
+            ]
+            selected: list[dict[str, Any]] = []
+            if job_ids:
+                found = await (
+                    jobs()
+                    .select("id, source_path, status, stage, progress, attempts, error, result")
+                    .in_("id", job_ids)
+                    .order("created_at")
+                    .execute()
+                )
+                selected = list(found.data)
         return QueueSummary(
             counts=counts,
             oldest_queued_seconds=oldest_seconds,

@@ -126,9 +126,10 @@ class Worker:
                     jobs = await self.backend.queue.claim(
                         self.worker_id, free, self.config.lease_seconds
                     )
-                except QueueUnavailable as exc:
-                    self.health.queue_error = str(exc)
-                    logger.warning("claim failed: {}; retrying in {:.1f} s", exc, backoff)
+                except Exception as exc:
+                    self.health.queue_error = str(exc) or type(exc).__name__
+                    level = "WARNING" if isinstance(exc, QueueUnavailable) else "ERROR"
+                    logger.log(level, "claim failed: {}; retrying in {:.1f} s", exc, backoff)
                     await _sleep_or_stop(stop, backoff)
                     backoff = min(backoff * 2, self.config.poll_interval)
                     continue

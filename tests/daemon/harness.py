@@ -156,6 +156,7 @@ class Daemon:
 
     def __init__(self, env: Env, log_dir: Path, **settings: str) -> None:
         self.health_port = free_port()
+        self.signalled = False
         self.log_path = log_dir / f"daemon-{self.health_port}.log"
         environ = {
             k: v
@@ -219,6 +220,7 @@ class Daemon:
         return str(self.wait_healthy()["worker"])
 
     def signal(self, signum: int) -> None:
+        self.signalled = True
         self.proc.send_signal(signum)
 
     def kill(self) -> None:
@@ -227,7 +229,8 @@ class Daemon:
 
     def stop(self, timeout: float = 30.0) -> int:
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            if not self.signalled:  # a second signal would mean "exit at once"
+                self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
