@@ -20,6 +20,8 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from daemon.ports import QueueUnavailable
+
 STATUSES = ("queued", "processing", "succeeded", "failed", "cancelled")
 
 
@@ -63,6 +65,15 @@ class PostgresAdmin:
     def __init__(self, dsn: str) -> None:
         self._dsn = dsn
 
+    async def _connect(self) -> psycopg.AsyncConnection[dict[str, Any]]:
+        try:
+            return await psycopg.AsyncConnection.connect(
+                self._dsn, autocommit=True, row_factory=dict_row, connect_timeout=5
+            )
+        except psycopg.Error as exc:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise QueueUnavailable(f"Cannot connect to the database ({reason}).") from None
+
     async def insert_job(
         self,
         *,
@@ -72,7 +83,7 @@ class PostgresAdmin:
         options: dict[str, Any],
         priority: int = 0,
     ) -> str:
-        async with await psycopg.AsyncConnection.connect(self._dsn, autocommit=True) as conn:
+        async with await self._connect() as conn:
             cur = await conn.execute(
                 "insert into processing_jobs (vehicle_id, source_bucket, source_path, options,"
                 " priority) values (%s, %s, %s, %s, %s) returning id",
@@ -80,12 +91,10 @@ class PostgresAdmin:
             )
             row = await cur.fetchone()
             assert row is not None
-            return str(row[0])
+            return str(row["id"])
 
     async def summary(self, *, job_ids: list[str] | None = None) -> QueueSummary:
-        async with await psycopg.AsyncConnection.connect(
-            self._dsn, autocommit=True, row_factory=dict_row
-        ) as conn:
+        async with await self._connect() as conn:
             counts = {s: 0 for s in STATUSES}
             for row in await (
                 await conn.execute("select status, count(*)::int n from processing_jobs group by 1")
@@ -144,10 +153,17 @@ class SupabaseAdmin:
     async def _jobs(self) -> AsyncIterator[Callable[[], Any]]:
         """Fresh request builders on the processing_jobs table, from a client closed afterwards."""
         from daemon.backends.supabase import RPC_TIMEOUT, make_client
+        from daemon.backends.supabase.errors import SupabaseQueueError, classify_call_error
 
         client = make_client(self._url, self._key, RPC_TIMEOUT)
         try:
             yield lambda: client.table("processing_jobs")
+        except Exception as exc:
+            # One sentence for the person at the terminal: unreachable, wrong key, or refused.
+            error = classify_call_error(exc, call="processing_jobs")
+            if isinstance(error, SupabaseQueueError):
+                raise QueueUnavailable(str(error)) from None
+            raise error from None
         finally:
             await client.postgrest.aclose()
 

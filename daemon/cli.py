@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from daemon.errors import ProcessingError
+from daemon.ports import QueueUnavailable
 from daemon.settings import SettingsError
 
 # name -> (module, one-line help)
@@ -55,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(only).parse_args(argv)
     try:
         return int(args._run(args))
-    except (SettingsError, CommandError, ProcessingError) as exc:
+    except (SettingsError, CommandError, ProcessingError, QueueUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -25,6 +25,13 @@ class PostgresQueue:
     @classmethod
     async def open(cls, dsn: str, *, max_size: int = 4) -> PostgresQueue:
         """Open a pool and prove the database answers; raise QueueUnavailable if it does not."""
+        # One plain connection first: its error says why (refused, wrong password, no such
+        # database), where the pool would only say that it timed out.
+        try:
+            probe = await psycopg.AsyncConnection.connect(dsn, connect_timeout=5)
+        except psycopg.Error as exc:
+            raise QueueUnavailable(f"Cannot connect to the database ({_reason(exc)}).") from None
+        await probe.close()
         pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
             dsn,
             min_size=1,
