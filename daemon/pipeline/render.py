@@ -81,16 +81,17 @@ def render(
     step("cropping")
     content = layers.content_box()
     layout = plan_layout(layers.size, content, options)
-    shadow_wanted = options.add_shadow and transparent and content is not None
-    if shadow_wanted and options.frame is None and options.shadow.style == "contact":
-        layout = _room_for_contact_shadow(layout, content, options)  # type: ignore[arg-type]
+    # A shadow needs a subject with an outline: an opaque photo has no ground to shade.
+    subject = content if options.add_shadow and transparent else None
+    if subject is not None and options.frame is None and options.shadow.style == "contact":
+        layout = _room_for_contact_shadow(layout, subject, options)
     canvas = _sample(layers, layout)
     clock.lap("crop")
 
     step("shadowing")
     origin_shift = (0, 0)
-    if shadow_wanted:
-        canvas, origin_shift = _shadow(canvas, layout, content, options)  # type: ignore[arg-type]
+    if subject is not None:
+        canvas, origin_shift = _shadow(canvas, layout, subject, options)
         clock.lap("shadow")
 
     step("rendering")
@@ -119,7 +120,7 @@ def render(
         "original_size": list(source.original_size),
         "final_size": [master.width, master.height],
         "crop_box": _crop_box(layout, canvas.size, origin_shift, source.scale),
-        "has_shadow": bool(shadow_wanted),
+        "has_shadow": subject is not None,
         "background_removed": transparent,
         "timings": timings,
         "processing_time": sum(timings.values()),
@@ -164,7 +165,8 @@ def _sample(layers: Layers, layout: Layout) -> Image.Image:
     if target != part.size or box != (0.0, 0.0, float(part.width), float(part.height)):
         part = part.resize(target, RESAMPLE, box=box, reducing_gap=REDUCING_GAP)
     if (cx0, cy0) == (0, 0) and part.size == size:
-        return part
+        # The later steps draw on the canvas: never on the caller's decoded image.
+        return part.copy() if part is layers.base else part
     canvas = Image.new("RGBA", size, (0, 0, 0, 0))
     canvas.paste(part.convert("RGBA") if part.mode != "RGBA" else part, (cx0, cy0))
     return canvas
