@@ -130,6 +130,8 @@ class HealthServer:
     async def _health(self) -> Response:
         worker = self.worker
         details: dict[str, Any] = {"worker": worker.worker_id, "active_jobs": len(worker.active)}
+        if worker.health.queue_error:
+            details["last_claim_error"] = worker.health.queue_error
         problem: str | None = None
         if worker.health.stopping:
             problem = "shutting down"
