@@ -24,7 +24,7 @@ from daemon.pipeline.layout import Layout, plan_layout
 from daemon.pipeline.options import ProcessingOptions
 from daemon.pipeline.removal import Removal
 from daemon.pipeline.shadow import ContactGeometry, add_contact_shadow, add_drop_shadow_at
-from daemon.pipeline.variants import REDUCING_GAP, RESAMPLE, render_variants
+from daemon.pipeline.variants import RESAMPLE, WINDOW_REDUCING_GAP, render_variants
 
 
 @dataclass(frozen=True)
@@ -163,7 +163,7 @@ def _sample(layers: Layers, layout: Layout) -> Image.Image:
     part = layers.crop((ix0, iy0, ix1, iy1))
     box = (x0 - ix0, y0 - iy0, x1 - ix0, y1 - iy0)
     if target != part.size or box != (0.0, 0.0, float(part.width), float(part.height)):
-        part = part.resize(target, RESAMPLE, box=box, reducing_gap=REDUCING_GAP)
+        part = part.resize(target, RESAMPLE, box=box, reducing_gap=WINDOW_REDUCING_GAP)
     if (cx0, cy0) == (0, 0) and part.size == size:
         # The later steps draw on the canvas: never on the caller's decoded image.
         return part.copy() if part is layers.base else part
