@@ -30,15 +30,19 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg
-from PIL import Image
-from psycopg.types.json import Jsonb
-
+# Run as a script, bench/ comes first on sys.path, and bench/queue.py would shadow the standard
+# library's queue module (which psycopg imports): put the repository there instead.
 REPO = Path(__file__).resolve().parents[1]
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
 sys.path.insert(0, str(REPO))
+
+import psycopg  # noqa: E402
+from PIL import Image  # noqa: E402
+from psycopg.types.json import Jsonb  # noqa: E402
 
 from daemon.localdb.cluster import LocalPostgres  # noqa: E402
 from daemon.localdb.migrate import apply_migrations, apply_shim  # noqa: E402
@@ -89,7 +93,7 @@ class Rig:
     """A database, a storage folder and the remover double, shared by every run."""
 
     def __init__(self, root: Path, latency: float, jitter: float) -> None:
-        self.pg = LocalPostgres(root / "pg")
+        self.pg = LocalPostgres()  # a folder of its own: the server account must reach it
         self.pg.start()
         self.dsn = self.pg.create_database("bench")
         apply_shim(self.dsn)
@@ -153,6 +157,7 @@ class Rig:
             LOG_LEVEL="WARNING",
             LOG_FORMAT="json",
             BACKGROUND_REMOVER=remover,
+            API4AI_CONCURRENCY=str(concurrency),
             API4AI_API_KEY=API_KEY,
             API4AI_URL=f"http://127.0.0.1:{self.double_port}/img-bg-removal/v1/cars/results",
         )
@@ -191,18 +196,35 @@ def stop(daemon: subprocess.Popen[bytes]) -> float:
     return peak
 
 
-def throughput(rig: Rig, concurrency: int, jobs: int) -> tuple[float, float]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Run:
+    per_minute: float
+    peak_rss_mb: float
+    daemon_cpu: float  # seconds per image, in the daemon (pipeline, upload encode, I/O, logs)
+    double_cpu: float  # seconds per image, in the API4.ai double (it shares these cores)
+
+
+def throughput(rig: Rig, concurrency: int, jobs: int) -> Run:
     daemon = rig.start_daemon(concurrency, remover="api4ai", wakeups=True)
     photos = distinct_photos(jobs)
+    daemon_cpu0, double_cpu0 = cpu_seconds(daemon.pid), cpu_seconds(rig.double.pid)
     started = time.monotonic()
     ids = rig.enqueue(photos)
     rows = rig.wait_done(ids)
     elapsed = time.monotonic() - started
+    daemon_cpu = (cpu_seconds(daemon.pid) - daemon_cpu0) / jobs
+    double_cpu = (cpu_seconds(rig.double.pid) - double_cpu0) / jobs
     peak = stop(daemon)
     failed = [r for r in rows if r[0] != "succeeded"]
     if failed:
         raise SystemExit(f"{len(failed)} benchmark job(s) failed")
-    return jobs / elapsed * 60, peak
+    return Run(jobs / elapsed * 60, peak, daemon_cpu, double_cpu)
 
 
 def claim_latency(rig: Rig, *, wakeups: bool, samples: int) -> list[float]:
@@ -228,7 +250,7 @@ def main() -> None:
     )
     parser.add_argument("--latency", type=float, default=1.5)
     parser.add_argument("--jitter", type=float, default=0.3)
-    parser.add_argument("--jobs-per-worker", type=int, default=4)
+    parser.add_argument("--jobs-per-worker", type=int, default=6)
     parser.add_argument("--concurrency", default="1,2,4,8")
     parser.add_argument("--latency-samples", type=int, default=40)
     args = parser.parse_args()
@@ -251,15 +273,24 @@ def main() -> None:
             peak_rss = 0.0
             for concurrency in (int(c) for c in args.concurrency.split(",")):
                 jobs = max(8, concurrency * args.jobs_per_worker)
-                per_minute, peak = throughput(rig, concurrency, jobs)
-                ideal = 60 * min(cores / cpu, concurrency / (args.latency + cpu))
+                run = throughput(rig, concurrency, jobs)
+                per_minute, peak = run.per_minute, run.peak_rss_mb
+                # The ideal on this machine: the cores shared by the daemon and the double,
+                # or the concurrency over the time one job waits and works, whichever binds.
+                shared_cpu = run.daemon_cpu + run.double_cpu
+                mean_latency = args.latency + args.jitter / 2
+                ideal = 60 * min(cores / shared_cpu, concurrency / (mean_latency + run.daemon_cpu))
                 peak_rss = max(peak_rss, peak)
                 print(
                     f"concurrency {concurrency}: {per_minute:6.1f} images/min, ideal "
-                    f"{ideal:6.1f} ({per_minute / ideal:.0%}), peak RSS {peak:.0f} MB"
+                    f"{ideal:6.1f} ({per_minute / ideal:.0%}); CPU per image: daemon "
+                    f"{run.daemon_cpu * 1000:.0f} ms, double {run.double_cpu * 1000:.0f} ms; "
+                    f"peak RSS {peak:.0f} MB"
                 )
                 figures["runs"].append(
                     {
+                        "daemon_cpu_ms_per_image": round(run.daemon_cpu * 1000),
+                        "double_cpu_ms_per_image": round(run.double_cpu * 1000),
                         "concurrency": concurrency,
                         "jobs": jobs,
                         "images_per_minute": round(per_minute, 1),

@@ -21,7 +21,7 @@ from daemon import metrics
 from daemon.errors import ProcessingError, as_processing_error
 from daemon.jobs.budget import PixelBudget
 from daemon.jobs.cache import CachedRemoval
-from daemon.jobs.memory import release_free_memory
+from daemon.jobs.memory import release_after
 from daemon.jobs.outputs import build_result, old_revision_paths, output_path
 from daemon.pipeline import Limits, parse_options, probe
 from daemon.pipeline.removal import BackgroundRemover
@@ -191,7 +191,7 @@ async def _process(run: ClaimRun, deps: ClaimDeps, started: float) -> dict[str, 
             )
         finally:
             # Before the next image takes this room in the budget, give the memory back.
-            release_free_memory()
+            release_after(info.pixels)
     del data
 
     run.set_stage("uploading")

@@ -1,9 +1,13 @@
-"""Give freed image memory back to the system (glibc only; a no-op elsewhere).
+"""Give the memory of a large image back to the system once it is done (glibc only).
 
 Decoded photos are hundreds of megabytes, freed from whichever pipeline thread held them. glibc
-keeps freed memory in per-thread arenas (up to 8 per core), so without these two calls a worker's
-resident memory grows with the number of threads that ever decoded a large image, even though the
-pixel budget keeps the pixels in flight bounded.
+keeps freed heap memory in its per-thread arenas, so without a trim a worker's resident memory
+grows with the number of threads that ever decoded a large image, even though the pixel budget
+keeps the pixels in flight bounded.
+
+A trim takes the arenas' locks, so it is only worth it after a large image: trimming after every
+photo, or capping the arenas, serialised the pipeline threads and halved throughput
+(bench/throughput.py, measured side by side).
 """
 
 from __future__ import annotations
@@ -12,25 +16,19 @@ import ctypes
 import ctypes.util
 import sys
 
-M_ARENA_MAX = -8  # from glibc's malloc.h
+# Below this many pixels an image's buffers are small enough to be reused as they are.
+LARGE_IMAGE_PIXELS = 16_000_000
 
 _libc: ctypes.CDLL | None = None
 if sys.platform.startswith("linux"):
     try:
         _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        _libc.mallopt  # noqa: B018 - glibc, not musl: both symbols must exist
-        _libc.malloc_trim  # noqa: B018
+        _libc.malloc_trim  # noqa: B018 - glibc has it, musl does not
     except (OSError, AttributeError):
         _libc = None
 
 
-def limit_malloc_arenas(arenas: int = 2) -> None:
-    """Share a few malloc arenas between all threads; call once at start-up."""
-    if _libc is not None:
-        _libc.mallopt(M_ARENA_MAX, arenas)
-
-
-def release_free_memory() -> None:
-    """Return freed heap memory to the system; call after a large image is done with."""
-    if _libc is not None:
+def release_after(pixels: int) -> None:
+    """Return freed heap memory to the system after an image of `pixels` pixels, if large."""
+    if _libc is not None and pixels >= LARGE_IMAGE_PIXELS:
         _libc.malloc_trim(0)

@@ -19,7 +19,6 @@ from daemon import metrics
 from daemon.backends import Backend
 from daemon.jobs.budget import PixelBudget
 from daemon.jobs.claim import ClaimDeps, ClaimRun, execute_claim
-from daemon.jobs.memory import limit_malloc_arenas
 from daemon.pipeline import Limits
 from daemon.pipeline.removal import BackgroundRemover
 from daemon.ports import QueueUnavailable
@@ -74,7 +73,6 @@ class Worker:
         self.worker_id = worker_id
         self.health = WorkerHealth(last_tick=time.monotonic())
         self.budget = PixelBudget(config.memory_budget_pixels)
-        limit_malloc_arenas()
         self.active: dict[object, ClaimRun] = {}
         self._wake = anyio.Event()
         self._idle = anyio.Event()
