@@ -16,11 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import anyio
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from daemon.ports import QueueUnavailable
+from daemon.ports import ObjectStore, QueueUnavailable
 
 STATUSES = ("queued", "processing", "succeeded", "failed", "cancelled")
 
@@ -57,6 +58,29 @@ class JobAdmin(Protocol):
     ) -> str: ...
 
     async def summary(self, *, job_ids: list[str] | None = None) -> QueueSummary: ...
+
+
+async def enqueue_file(
+    admin: JobAdmin,
+    store: ObjectStore,
+    bucket: str,
+    file: Path,
+    *,
+    vehicle_id: str | None,
+    options: dict[str, Any],
+    priority: int = 0,
+) -> str:
+    """What the admin UI does for one photo: upload the original, then queue a job for it."""
+    path = source_object_path(file, vehicle_id)
+    data = await anyio.Path(file).read_bytes()
+    await store.put(bucket, path, data, content_type=content_type_of(file))
+    return await admin.insert_job(
+        source_bucket=bucket,
+        source_path=path,
+        vehicle_id=vehicle_id,
+        options=options,
+        priority=priority,
+    )
 
 
 class PostgresAdmin:

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from daemon.admin import PostgresAdmin, QueueSummary, content_type_of, source_object_path
+from daemon.admin import PostgresAdmin, QueueSummary, enqueue_file
 from daemon.cli import CommandError
 from daemon.logs import setup_logging
 from daemon.settings import Settings, load_settings
@@ -106,20 +106,12 @@ async def _demo(
     backend = await open_postgres_backend(settings)
     remover = build_remover(settings)
     try:
-        job_ids = []
-        for file in files:
-            path = source_object_path(file, "demo")
-            await backend.store.put(
-                settings.source_bucket, path, file.read_bytes(), content_type=content_type_of(file)
+        job_ids = [
+            await enqueue_file(
+                admin, backend.store, settings.source_bucket, file, vehicle_id="demo", options={}
             )
-            job_ids.append(
-                await admin.insert_job(
-                    source_bucket=settings.source_bucket,
-                    source_path=path,
-                    vehicle_id="demo",
-                    options={},
-                )
-            )
+            for file in files
+        ]
         console.print(f"Queued {len(job_ids)} photo(s); the daemon is processing them:")
         stop = anyio.Event()
         summary: QueueSummary | None = None

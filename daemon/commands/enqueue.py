@@ -8,13 +8,7 @@ from pathlib import Path
 
 import anyio
 
-from daemon.admin import (
-    JobAdmin,
-    PostgresAdmin,
-    SupabaseAdmin,
-    content_type_of,
-    source_object_path,
-)
+from daemon.admin import JobAdmin, PostgresAdmin, SupabaseAdmin, enqueue_file
 from daemon.cli import CommandError
 from daemon.pipeline.options import parse_options
 from daemon.service import open_backend
@@ -55,22 +49,18 @@ async def _enqueue(
     backend = await open_backend(settings)
     try:
         admin = admin_for(settings)
-        ids = []
-        for file in files:
-            path = source_object_path(file, vehicle_id)
-            await backend.store.put(
-                settings.source_bucket, path, file.read_bytes(), content_type=content_type_of(file)
+        return [
+            await enqueue_file(
+                admin,
+                backend.store,
+                settings.source_bucket,
+                file,
+                vehicle_id=vehicle_id,
+                options=options,
+                priority=priority,
             )
-            ids.append(
-                await admin.insert_job(
-                    source_bucket=settings.source_bucket,
-                    source_path=path,
-                    vehicle_id=vehicle_id,
-                    options=options,
-                    priority=priority,
-                )
-            )
-        return ids
+            for file in files
+        ]
     finally:
         await backend.aclose()
 

@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from websockets.sync.client import connect
 
 from tests.daemon.harness import Daemon, Env, studio_jpeg, wait_until
 from tests.doubles.api4ai import Api4aiDouble, Canned
-from tests.doubles.supabase import SupabaseDouble, supabase_double
+from tests.doubles.supabase import SupabaseDouble
 
 API_KEY = "e2e-api4ai-key"
 STAGE_ORDER = [
@@ -121,14 +120,6 @@ class RowWatcher(threading.Thread):
                     self.ready.set()
                 elif message["event"] == "postgres_changes":
                     self.records.append(message["payload"]["data"]["record"])
-
-
-@pytest.fixture
-def sb(pg_dsn: str, tmp_path: Path) -> Iterator[SupabaseDouble]:
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute("delete from public.processing_jobs")
-    with supabase_double(pg_dsn, tmp_path) as double:
-        yield double
 
 
 @pytest.fixture

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -16,23 +15,12 @@ from daemon.backends.supabase import (
     SupabaseStore,
     make_client,
 )
-from tests.doubles.supabase import SupabaseDouble, supabase_double
+from tests.doubles.supabase import SupabaseDouble
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-def sb(pg_dsn: str, tmp_path: Path) -> Iterator[SupabaseDouble]:
-    """A running double; the jobs table is emptied first so tests do not see each other's rows."""
-    import psycopg
-
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute("delete from public.processing_jobs")
-    with supabase_double(pg_dsn, tmp_path) as double:
-        yield double
 
 
 @pytest.fixture
