@@ -13,9 +13,9 @@ from typing import Any
 
 import anyio.to_thread
 
-from daemon.pipeline import Limits, Rendered, decode_source, removal_upload, render
+from daemon.pipeline import Limits, Rendered, Source, decode_source, removal_upload, render
 from daemon.pipeline.options import ProcessingOptions
-from daemon.pipeline.removal import BackgroundRemover, Removal
+from daemon.pipeline.removal import BackgroundRemover, Removal, RemovalPlan
 
 RunSync = Callable[..., Awaitable[Any]]
 
@@ -35,16 +35,25 @@ async def process_source(
     to its own limiter). `on_stage` hears "removing_background", then "cropping", "shadowing" and
     "rendering" (the last three from the worker thread).
     """
-    source = await run_sync(partial(decode_source, data, options, limits))
-    removal: Removal | None = None
     plan = remover.plan(options) if options.remove_background else None
-    if plan is not None:
+    # Decode and encode the upload in one trip to a worker thread: every trip may wait behind
+    # other jobs' renders for a free thread.
+    source, upload = await run_sync(partial(decode_and_upload, data, options, limits, plan))
+    removal: Removal | None = None
+    if plan is not None and upload is not None:
         if on_stage is not None:
             on_stage("removing_background")
         started = time.perf_counter()
-        upload = await run_sync(partial(removal_upload, source, plan))
         removal = await remover.remove(upload, plan)
         source.timings["remove_background"] = round((time.perf_counter() - started) * 1000)
     rendered: Rendered = await run_sync(partial(render, source, removal, options, on_stage))
     rendered.metadata["provider"] = remover.provider if removal is not None else "none"
     return rendered
+
+
+def decode_and_upload(
+    data: bytes, options: ProcessingOptions, limits: Limits, plan: RemovalPlan | None
+) -> tuple[Source, bytes | None]:
+    """Decode; with a plan, also encode what the remover will be sent."""
+    source = decode_source(data, options, limits)
+    return source, (removal_upload(source, plan) if plan is not None else None)
