@@ -37,8 +37,8 @@ cache_misses = Counter(
 )
 api4ai_calls = Counter(
     "api4ai_calls_total",
-    "HTTP calls to API4.ai by outcome (ok, failure, rate_limited, server_error, timeout, "
-    "connection_error, bad_response).",
+    "HTTP calls to API4.ai by outcome (ok, failure, rate_limited, server_error, client_error, "
+    "timeout, connection_error, bad_response).",
     ["outcome"],
     registry=REGISTRY,
 )

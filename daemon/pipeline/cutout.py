@@ -109,9 +109,19 @@ def apply_removal(image: Image.Image, removal: Removal) -> Image.Image:
     return layers.crop((0, 0, *layers.size))
 
 
+# Pillow's own bomb check is off (the guard step checks originals against the settings), so a
+# provider's answer gets a ceiling of its own before it is decoded.
+MAX_ANSWER_PIXELS = 200_000_000
+
+
 def _decode_answer(removal: Removal) -> Image.Image:
     try:
         answer = Image.open(io.BytesIO(removal.png), formats=("PNG", "WEBP", "JPEG"))
+        if answer.width * answer.height > MAX_ANSWER_PIXELS:
+            raise BackgroundRemovalFailed(
+                f"The {removal.provider} service answered with an image of "
+                f"{answer.width}x{answer.height} pixels, far larger than the photo."
+            )
         answer.load()
     except (OSError, ValueError, SyntaxError, EOFError):
         raise BackgroundRemovalFailed(

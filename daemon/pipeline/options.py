@@ -156,7 +156,10 @@ class ProcessingOptions(_Strict):
         default=20, ge=0, le=4096, description="At least this many pixels of padding."
     )
     add_shadow: bool = Field(default=True, description="Add a shadow under the vehicle.")
-    shadow: ShadowOptions = Field(default_factory=lambda: ShadowOptions())
+    shadow: ShadowOptions = Field(
+        default_factory=lambda: ShadowOptions(),
+        description="How the shadow looks; give only the keys to change.",
+    )
     background: HexColour | None = Field(
         default=None, description='null keeps transparency; "#rrggbb" flattens onto that colour.'
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zlib
 
 import pytest
 from PIL import Image
@@ -146,3 +147,19 @@ async def test_cpu_steps_run_through_the_given_runner() -> None:
     )
     # Decode and the upload share one trip to a thread; render is the other.
     assert calls == ["decode_and_upload", "render"]
+
+
+def test_an_oversized_provider_answer_is_refused_before_decoding() -> None:
+    from daemon.errors import BackgroundRemovalFailed
+    from daemon.pipeline import apply_removal
+    from daemon.pipeline.removal import Removal
+
+    # A PNG header that claims 20000 x 20000 pixels: refused from the header alone.
+    header = io.BytesIO()
+    Image.new("L", (1, 1)).save(header, "PNG")
+    png = bytearray(header.getvalue())
+    png[16:24] = (20000).to_bytes(4, "big") * 2
+    png[29:33] = zlib.crc32(bytes(png[12:29])).to_bytes(4, "big")  # IHDR's checksum
+    removal = Removal(kind="mask", png=bytes(png), provider="api4ai", mode="fg-mask")
+    with pytest.raises(BackgroundRemovalFailed, match="20000x20000"):
+        apply_removal(Image.new("RGB", (64, 48)), removal)
