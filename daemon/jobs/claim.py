@@ -74,12 +74,16 @@ class ClaimRun:
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     _changed: anyio.Event = field(default_factory=anyio.Event)
     _loop_thread: int = field(default_factory=threading.get_ident)
+    _stage_started: float = field(default_factory=time.perf_counter)
 
     def set_stage(self, stage: str, progress: int | None = None) -> None:
         """Record a stage; safe to call from the pipeline's worker threads."""
         if threading.get_ident() != self._loop_thread:
             anyio.from_thread.run_sync(self.set_stage, stage, progress)
             return
+        now = time.perf_counter()
+        metrics.stage_duration.labels(stage=self.stage).observe(now - self._stage_started)
+        self._stage_started = now
         self.stage = stage
         self.progress = STAGE_PROGRESS.get(stage, self.progress) if progress is None else progress
         self._changed.set()
@@ -128,7 +132,7 @@ async def execute_claim(run: ClaimRun, deps: ClaimDeps) -> str:
         metrics.lease_losses.inc()
         log.warning("claim is over (cancelled, requeued or rescued); stopped without writing")
         return "lost"
-    if run.release_requested:
+    if run.release_requested and result is None:
         await _final_write(deps, lambda: deps.queue.release(job.id, job.lease_token))
         log.info("released at shutdown")
         return "released"

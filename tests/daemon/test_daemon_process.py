@@ -93,6 +93,7 @@ def test_fifty_jobs_all_succeed(env: Env, tmp_path: Path) -> None:
         assert row["result"]["metadata"]["has_shadow"] is True
     assert env.sql("select count(*) n from test_completions")[0]["n"] == 50
     assert 'images_processed_total{outcome="succeeded"} 50.0' in metrics
+    assert 'image_stage_duration_seconds_count{stage="downloading"} 50.0' in metrics
 
 
 def test_a_broken_image_fails_with_its_code_while_others_succeed(env: Env, tmp_path: Path) -> None:
