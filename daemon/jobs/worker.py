@@ -115,11 +115,12 @@ class Worker:
         backoff = 0.2
         while not stop.is_set():
             self.health.last_tick = time.monotonic()
+            # A fresh event before counting capacity and claiming: a hint or a finished job from
+            # now on wakes the next wait, and an old hint cannot keep a full worker spinning.
+            self._wake = anyio.Event()
             free = self.config.concurrency - len(self.active)
             got = 0
             if free > 0:
-                # A fresh event before the claim: a hint that arrives during it wakes us again.
-                self._wake = anyio.Event()
                 try:
                     jobs = await self.backend.queue.claim(
                         self.worker_id, free, self.config.lease_seconds
