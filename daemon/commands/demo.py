@@ -128,6 +128,7 @@ async def _demo(
                         break
                     await anyio.sleep(0.2)
             stop.set()
+        console.print()
         assert summary is not None
         return summary.jobs
     finally:
