@@ -147,6 +147,7 @@ class Rig:
     ) -> subprocess.Popen[bytes]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPABASE_", "API4AI_"))}
         env.update(
+            SUPABASE_URL="",  # beats a developer's .env
             DATABASE_URL=self.dsn,
             STORAGE_DIR=str(self.storage),
             HEALTH_PORT="0",

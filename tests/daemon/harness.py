@@ -164,6 +164,11 @@ class Daemon:
             if not k.startswith(("SUPABASE_", "API4AI_", "DATABASE_", "BACKGROUND_"))
         }
         environ.update(
+            # Empty values beat a developer's .env (the environment wins over the file).
+            SUPABASE_URL="",
+            SUPABASE_SERVICE_ROLE_KEY="",
+            API4AI_API_KEY="",
+            BACKGROUND_REMOVER="none",
             DATABASE_URL=env.dsn,
             STORAGE_DIR=str(env.storage),
             HEALTH_PORT=str(self.health_port),

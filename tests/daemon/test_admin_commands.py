@@ -21,10 +21,12 @@ def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         for k, v in os.environ.items()
         if not k.startswith(("SUPABASE_", "DATABASE_", "API4AI_", "BACKGROUND_"))
     }
+    # Empty values beat a developer's .env (the environment wins over the file).
+    unset = dict.fromkeys(("SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "API4AI_API_KEY"), "")
     return subprocess.run(
         [sys.executable, "-m", "daemon", *args],
         cwd=REPO,
-        env={**clean, **env},
+        env={**clean, **unset, **env},
         capture_output=True,
         text=True,
         timeout=60,
