@@ -168,7 +168,6 @@ class Daemon:
             SUPABASE_URL="",
             SUPABASE_SERVICE_ROLE_KEY="",
             API4AI_API_KEY="",
-            BACKGROUND_REMOVER="none",
             DATABASE_URL=env.dsn,
             STORAGE_DIR=str(env.storage),
             HEALTH_PORT=str(self.health_port),
