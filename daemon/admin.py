@@ -22,6 +22,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from daemon.ports import ObjectStore, QueueUnavailable
+from daemon.settings import Settings, SettingsError
 
 STATUSES = ("queued", "processing", "succeeded", "failed", "cancelled")
 
@@ -281,3 +282,15 @@ class SupabaseAdmin:
             last_failures=failures,
             jobs=selected,
         )
+
+
+def admin_for(settings: Settings) -> JobAdmin:
+    """The admin side of the backend the settings choose (as `run` chooses the daemon's)."""
+    if settings.backend == "supabase":
+        assert settings.supabase_url and settings.supabase_service_role_key
+        return SupabaseAdmin(
+            settings.supabase_url, settings.supabase_service_role_key.get_secret_value()
+        )
+    if settings.database_url is None:
+        raise SettingsError("Set DATABASE_URL (or SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY).")
+    return PostgresAdmin(settings.database_url.get_secret_value())

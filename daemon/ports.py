@@ -7,8 +7,7 @@ adapters behind them, each tested against its protocol (tests/conformance).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -31,8 +30,6 @@ class ClaimedJob:
     max_attempts: int
     vehicle_id: str | None = None
     priority: int = 0
-    created_at: datetime | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ClaimedJob:
@@ -48,9 +45,6 @@ class ClaimedJob:
             "vehicle_id": row.get("vehicle_id"),
             "priority": int(row.get("priority") or 0),
         }
-        created = row.get("created_at")
-        if isinstance(created, datetime):
-            known["created_at"] = created
         return cls(**known)
 
 

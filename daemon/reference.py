@@ -7,6 +7,7 @@ a test keeps it in step with the models.
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import Any
 
 from pydantic import BaseModel
@@ -25,9 +26,14 @@ from daemon.result import ResultMetadata, VariantResult
 NESTED: dict[str, type[BaseModel]] = {"shadow": ShadowOptions, "frame": FrameOptions}
 
 
+@cache
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema()
+
+
 def _type_name(model: type[BaseModel], name: str) -> str:
     """A reader's type from the JSON Schema: `number 0..1`, `"webp" | "png"`, `string or null`."""
-    schema = model.model_json_schema()
+    schema = _schema(model)
     prop = schema["properties"][name]
     return _describe(prop, schema.get("$defs", {}))
 

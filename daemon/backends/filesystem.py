@@ -53,6 +53,7 @@ class FilesystemStore:
         content_type: str,
         cache_control: str | None = None,
     ) -> None:
+        # content_type and cache_control belong to an HTTP store; a folder keeps only the bytes.
         file = self._file(bucket, path)
         try:
             await anyio.to_thread.run_sync(_atomic_write, file, data)

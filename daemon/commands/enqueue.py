@@ -8,7 +8,7 @@ from pathlib import Path
 
 import anyio
 
-from daemon.admin import JobAdmin, PostgresAdmin, SupabaseAdmin, enqueue_file
+from daemon.admin import admin_for, enqueue_file
 from daemon.cli import CommandError
 from daemon.pipeline.options import parse_options
 from daemon.service import open_backend
@@ -63,14 +63,3 @@ async def _enqueue(
         ]
     finally:
         await backend.aclose()
-
-
-def admin_for(settings: Settings) -> JobAdmin:
-    if settings.backend == "supabase":
-        assert settings.supabase_url and settings.supabase_service_role_key
-        return SupabaseAdmin(
-            settings.supabase_url, settings.supabase_service_role_key.get_secret_value()
-        )
-    if settings.database_url is None:
-        raise CommandError("Set DATABASE_URL (or SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY).")
-    return PostgresAdmin(settings.database_url.get_secret_value())

@@ -11,8 +11,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from daemon.admin import QueueSummary
-from daemon.commands.enqueue import admin_for
+from daemon.admin import QueueSummary, admin_for
 from daemon.settings import load_settings
 
 

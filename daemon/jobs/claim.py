@@ -175,7 +175,8 @@ async def _process(run: ClaimRun, deps: ClaimDeps, started: float) -> dict[str, 
     timings["download"] = _ms_since(t0)
 
     info = probe(data, deps.limits)
-    sha256 = hashlib.sha256(data).hexdigest()
+    # Off the event loop: an original can be tens of megabytes (hashlib releases the GIL).
+    sha256 = (await anyio.to_thread.run_sync(hashlib.sha256, data)).hexdigest()
     remover = CachedRemoval(deps.remover, deps.store, deps.cache_bucket, sha256)
 
     async def run_sync(func: Callable[..., T], *args: Any) -> T:

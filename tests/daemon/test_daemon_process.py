@@ -78,6 +78,18 @@ def assert_outputs(env: Env, row: dict[str, object]) -> None:
     assert {"download", "upload"} <= set(meta["timings"])
 
 
+def slow_studio_job(env: Env, api4ai: Api4aiDouble, latency: float) -> str:
+    """One studio photo queued for a remover that answers after `latency` seconds."""
+    with_api4ai(env, api4ai)
+    api4ai.set_latency(latency)
+    return env.enqueue(studio_jpeg(), "studio.jpg")
+
+
+def wait_in_flight(env: Env, job: str) -> None:
+    """Until the job waits on the remover: claimed, downloaded, decoded, not yet done."""
+    wait_until(lambda: env.job(job)["stage"] == "removing_background", what="job in flight")
+
+
 def test_fifty_jobs_all_succeed(env: Env, tmp_path: Path) -> None:
     ids = [env.enqueue(cutout_png(seed=i), f"car-{i}.png") for i in range(50)]
     with running(env, tmp_path) as daemon:
@@ -169,12 +181,10 @@ def test_reprocessing_uses_the_cache_and_removes_old_outputs(
 def test_kill_9_mid_job_a_second_daemon_finishes_it_once(
     env: Env, tmp_path: Path, api4ai: Api4aiDouble
 ) -> None:
-    with_api4ai(env, api4ai)
-    api4ai.set_latency(3.0)
-    job = env.enqueue(studio_jpeg(), "studio.jpg")
+    job = slow_studio_job(env, api4ai, 3.0)
     first = Daemon(env, tmp_path)
     first.wait_healthy()
-    wait_until(lambda: env.job(job)["stage"] == "removing_background", what="job in flight")
+    wait_in_flight(env, job)
     first.kill()
     api4ai.set_latency(0.0)
     with running(env, tmp_path) as second:
@@ -190,12 +200,10 @@ def test_kill_9_mid_job_a_second_daemon_finishes_it_once(
 def test_sigterm_mid_job_finishes_it_and_exits_0(
     env: Env, tmp_path: Path, api4ai: Api4aiDouble
 ) -> None:
-    with_api4ai(env, api4ai)
-    api4ai.set_latency(2.0)
-    job = env.enqueue(studio_jpeg(), "studio.jpg")
+    job = slow_studio_job(env, api4ai, 2.0)
     daemon = Daemon(env, tmp_path)
     daemon.wait_healthy()
-    wait_until(lambda: env.job(job)["stage"] == "removing_background", what="job in flight")
+    wait_in_flight(env, job)
     daemon.signal(signal.SIGTERM)
     assert daemon.stop() == 0
     row = env.job(job)
@@ -206,12 +214,10 @@ def test_sigterm_mid_job_finishes_it_and_exits_0(
 def test_sigterm_past_the_grace_period_releases_the_job(
     env: Env, tmp_path: Path, api4ai: Api4aiDouble
 ) -> None:
-    with_api4ai(env, api4ai)
-    api4ai.set_latency(20.0)
-    job = env.enqueue(studio_jpeg(), "studio.jpg")
+    job = slow_studio_job(env, api4ai, 20.0)
     daemon = Daemon(env, tmp_path, shutdown_grace_seconds="0.5")
     daemon.wait_healthy()
-    wait_until(lambda: env.job(job)["stage"] == "removing_background", what="job in flight")
+    wait_in_flight(env, job)
     daemon.signal(signal.SIGTERM)
     started = time.monotonic()
     assert daemon.stop() == 0
@@ -225,11 +231,9 @@ def test_sigterm_past_the_grace_period_releases_the_job(
 def test_cancel_while_processing_stops_the_job(
     env: Env, tmp_path: Path, api4ai: Api4aiDouble
 ) -> None:
-    with_api4ai(env, api4ai)
-    api4ai.set_latency(4.0)
-    job = env.enqueue(studio_jpeg(), "studio.jpg")
+    job = slow_studio_job(env, api4ai, 4.0)
     with running(env, tmp_path) as daemon:
-        wait_until(lambda: env.job(job)["stage"] == "removing_background", what="job in flight")
+        wait_in_flight(env, job)
         env.sql("update processing_jobs set status = 'cancelled' where id = %s", (job,))
         wait_until(lambda: "job_lease_losses_total 1.0" in daemon.metrics(), what="lease loss")
         time.sleep(5)  # past the remover's latency: nothing more may be written
@@ -242,11 +246,9 @@ def test_cancel_while_processing_stops_the_job(
 def test_requeue_while_processing_restarts_it_at_a_new_revision(
     env: Env, tmp_path: Path, api4ai: Api4aiDouble
 ) -> None:
-    with_api4ai(env, api4ai)
-    api4ai.set_latency(3.0)
-    job = env.enqueue(studio_jpeg(), "studio.jpg")
+    job = slow_studio_job(env, api4ai, 3.0)
     with running(env, tmp_path):
-        wait_until(lambda: env.job(job)["stage"] == "removing_background", what="job in flight")
+        wait_in_flight(env, job)
         env.sql("update processing_jobs set status = 'queued' where id = %s", (job,))
         api4ai.set_latency(0.0)
         row = env.wait_for([job], {"succeeded", "failed"}, timeout=60)[0]

@@ -39,7 +39,7 @@ async def test_claim_maps_rows_to_claimed_jobs(queue: SupabaseQueue, admin: Admi
     assert job.options == {"auto_crop": False}
     assert job.priority == 5
     assert job.attempts == 1
-    assert job.created_at is not None and job.created_at.tzinfo is not None
+    assert (job.revision, job.max_attempts) == (0, 3)  # the rest of the row maps too
     row = await admin.get(first["id"])
     assert row["status"] == "processing"
     assert row["locked_by"] == "worker-1"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -14,16 +13,6 @@ from daemon.ports import ClaimedJob
 # A lease token nobody holds: heartbeating it is a cheap, side-effect-free call that proves the
 # URL, the key and the migrations (the function exists and service_role may execute it).
 _NIL = "00000000-0000-0000-0000-000000000000"
-
-
-def _claimed(row: dict[str, Any]) -> ClaimedJob:
-    created = row.get("created_at")
-    if isinstance(created, str):
-        try:
-            row = {**row, "created_at": datetime.fromisoformat(created)}
-        except ValueError:
-            row = {**row, "created_at": None}
-    return ClaimedJob.from_row(row)
 
 
 class SupabaseQueue:
@@ -45,7 +34,7 @@ class SupabaseQueue:
             "claim_processing_jobs",
             {"worker_id": worker_id, "max_jobs": max_jobs, "lease_seconds": lease_seconds},
         )
-        return [_claimed(row) for row in data or []]
+        return [ClaimedJob.from_row(row) for row in data or []]
 
     async def heartbeat(
         self,
