@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     source_bucket: str = "vehicle-photos"
     output_bucket: str = "vehicle-photos-processed"
     cache_bucket: str = "processing-cache"
+    # Backdrops and logos that options (and presets) name; private.
+    assets_bucket: str = "processing-assets"
 
     # The worker.
     worker_concurrency: int = Field(

@@ -36,7 +36,7 @@ create trigger test_record_completion after update of status on processing_jobs
 def env(pg_dsn: str, tmp_path: Path) -> Iterator[Env]:
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         conn.execute(AUDIT_SQL)
-        conn.execute("truncate processing_jobs, test_completions")
+        conn.execute("truncate processing_jobs, processing_presets, test_completions")
     storage = tmp_path / "storage"
     storage.mkdir()
     yield Env(dsn=pg_dsn, storage=storage)

@@ -12,7 +12,7 @@ from psycopg.rows import dict_row
 
 @pytest.fixture
 def db(pg_dsn: str) -> Iterator[psycopg.Connection[dict[str, Any]]]:
-    """An autocommit connection as the database owner, with processing_jobs emptied first."""
+    """An autocommit connection as the database owner, with the jobs and presets emptied first."""
     with psycopg.connect(pg_dsn, autocommit=True, row_factory=dict_row) as conn:
-        conn.execute("truncate public.processing_jobs")
+        conn.execute("truncate public.processing_jobs, public.processing_presets")
         yield conn

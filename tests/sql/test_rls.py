@@ -225,6 +225,9 @@ UPLOAD = (
         ("admin", "vehicle-photos", 1),
         ("admin", "vehicle-photos-processed", DENIED),
         ("admin", "processing-cache", DENIED),
+        ("admin", "processing-assets", 1),
+        ("user", "processing-assets", DENIED),
+        ("anon", "processing-assets", DENIED),
         ("service", "vehicle-photos-processed", 1),
         ("service", "processing-cache", 1),
     ],
@@ -236,6 +239,7 @@ def test_storage_uploads(db: Conn, actor: str, bucket: str, expected: Any) -> No
 def test_buckets(db: Conn) -> None:
     rows = db.execute("select id, public from storage.buckets order by id").fetchall()
     assert {r["id"]: r["public"] for r in rows} == {
+        "processing-assets": False,
         "processing-cache": False,
         "vehicle-photos": False,
         "vehicle-photos-processed": True,
