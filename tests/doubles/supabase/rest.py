@@ -355,11 +355,22 @@ class Rest:
             except psycopg.Error as exc:
                 return db_error(exc, role)
         value = row[0] if row else []
+        if "application/vnd.pgrst.object+json" in request.headers.get("accept", ""):
+            # `.single()` in supabase-js: exactly one row, as an object.
+            if len(value) != 1:
+                return pgrst_error(
+                    406,
+                    "PGRST116",
+                    "Cannot coerce the result to a single JSON object",
+                    f"The result contains {len(value)} rows",
+                )
+            value = value[0]
         if request.method in ("GET", "HEAD"):
             assert row is not None
             offset = int(request.query_dict().get("offset", "0") or 0)
             total = row[1]
-            shown = f"{offset}-{offset + len(value) - 1}" if value else "*"
+            rows_shown = len(value) if isinstance(value, list) else 1
+            shown = f"{offset}-{offset + rows_shown - 1}" if rows_shown else "*"
             counted = "count=exact" in prefer or "count=planned" in prefer
             headers = {"Content-Range": f"{shown}/{total if counted else '*'}"}
             response = Response.json(200, value, headers)

@@ -25,7 +25,8 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from tests.doubles.supabase import jwt
+from tests.doubles.supabase import cors, jwt
+from tests.doubles.supabase.auth import Auth
 from tests.doubles.supabase.http import BadRequest, Request, Response, read_request
 from tests.doubles.supabase.realtime import (
     NOTIFY_CHANNEL,
@@ -79,6 +80,8 @@ class SupabaseDouble:
         )
         self.admin_user_id = str(uuid.uuid4())
         self.admin_token = self.user_token(self.admin_user_id, app_role="admin")
+        #: Supabase Auth: users who sign in with email and password (see `add_user`).
+        self.auth = Auth(self.jwt_secret)
         # Buckets: as given, else as the migrations made them in storage.buckets (at start).
         self._buckets_given = buckets is not None
         self.storage = Storage(self.storage_dir, dict(buckets or DEFAULT_BUCKETS))
@@ -96,7 +99,7 @@ class SupabaseDouble:
         self._reject_realtime = False
         #: Counters for assertions: accepted websockets, HTTP requests per route kind.
         self.realtime_connects = 0
-        self.requests: dict[str, int] = {"rest": 0, "storage": 0, "realtime": 0}
+        self.requests: dict[str, int] = {"rest": 0, "storage": 0, "realtime": 0, "auth": 0}
 
     # -- keys ----------------------------------------------------------------------------------
 
@@ -114,6 +117,11 @@ class SupabaseDouble:
             "app_metadata": {"provider": "email", **({"role": app_role} if app_role else {})},
         }
         return jwt.sign(claims, self.jwt_secret)
+
+    def add_user(self, email: str, password: str, *, admin: bool = False) -> str:
+        """A confirmed email user who can sign in with this password; `admin` sets
+        `app_metadata.role = 'admin'` (a processing admin). Returns the user id."""
+        return self.auth.add_user(email, password, app_role="admin" if admin else None)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -262,6 +270,10 @@ class SupabaseDouble:
     def channel_count(self) -> int:
         return sum(len(c.channels) for c in list(self._connections))
 
+    def channel_claims(self) -> list[dict[str, Any]]:
+        """The JWT claims each open channel runs as now (what RLS filters its changes by)."""
+        return [dict(ch.claims) for c in list(self._connections) for ch in c.channels.values()]
+
     # -- HTTP ----------------------------------------------------------------------------------
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -281,9 +293,13 @@ class SupabaseDouble:
                     await self._realtime(reader, writer, request)
                     return
                 try:
-                    response = await self._route(request)
+                    if cors.is_preflight(request):
+                        response = cors.preflight(request)
+                    else:
+                        response = await self._route(request)
                 except Exception as exc:  # a bug in the double: say so, like a 500 would
                     response = Response.json(500, {"message": f"double error: {exc!r}"})
+                cors.add_headers(response)
                 writer.write(response.encode(head=request.method == "HEAD"))
                 await writer.drain()
                 if request.headers.get("connection", "").lower() == "close":
@@ -345,6 +361,12 @@ class SupabaseDouble:
                     return Response.html(status, BAD_GATEWAY_HTML)
                 return storage_error(status, "InternalError", "Injected failure")
             return self._storage(request, path.removeprefix("/storage/v1/"))
+        if path.startswith("/auth/v1/"):
+            self.requests["auth"] += 1
+            key_claims = self._apikey(request)
+            if isinstance(key_claims, Response):
+                return key_claims
+            return self.auth.route(request, path.removeprefix("/auth/v1/"))
         return Response.json(404, {"message": "no Route matched with those values"})
 
     async def _rest(self, request: Request, rest: str) -> Response:
