@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "status": ("daemon.commands.status", "the queue at a glance"),
     "schema": ("daemon.commands.schema", "write the options JSON Schema for the admin UI"),
+    "console": ("daemon.commands.console", "serve the admin console on this machine"),
 }
 
 

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     # Backends: Supabase when both are set, else Postgres + a folder.
     supabase_url: str | None = None
     supabase_service_role_key: SecretStr | None = None
+    # The public (anon) key, for the browser console only; the daemon never uses it.
+    supabase_anon_key: str | None = None
     database_url: SecretStr | None = None
     storage_dir: Path = Path("./storage")
     # Public base URL of STORAGE_DIR when something serves it; file:// URLs otherwise.
@@ -84,7 +86,12 @@ class Settings(BaseSettings):
         return value.upper() if isinstance(value, str) else value
 
     @field_validator(
-        "supabase_url", "database_url", "api4ai_api_key", "webhook_secret", mode="before"
+        "supabase_url",
+        "supabase_anon_key",
+        "database_url",
+        "api4ai_api_key",
+        "webhook_secret",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
@@ -105,16 +112,22 @@ class Settings(BaseSettings):
         return "api4ai" if self.api4ai_api_key else "none"
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Read the environment (and .env); raise SettingsError with one sentence on a bad value."""
+def read_settings(**overrides: object) -> Settings:
+    """Read the environment (and .env) without the daemon's checks of what goes together (the
+    console needs no service key); raise SettingsError with one sentence on a bad value."""
     try:
-        settings = Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         name = "_".join(str(p) for p in first["loc"]).upper() or "a setting"
         raise SettingsError(
             f"Setting {name} is invalid: {first['msg'].removeprefix('Value error, ')}."
         ) from None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment (and .env); raise SettingsError with one sentence on a bad value."""
+    settings = read_settings(**overrides)
     if settings.supabase_url and not settings.supabase_service_role_key:
         raise SettingsError("SUPABASE_SERVICE_ROLE_KEY must be set when SUPABASE_URL is set.")
     if settings.remover == "api4ai" and not settings.api4ai_api_key:
