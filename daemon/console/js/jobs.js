@@ -5,6 +5,11 @@ import { supabase } from './client.js';
 import { byId, h } from './dom.js';
 import { displayName } from './upload.js';
 
+/** "1 photo", "3 photos". */
+function photos(n) {
+  return n === 1 ? '1 photo' : `${n} photos`;
+}
+
 const FINAL = new Set(['succeeded', 'failed', 'cancelled']);
 const LIVE_STATES = {
   SUBSCRIBED: 'Live: changes appear as the daemon makes them.',
@@ -111,6 +116,9 @@ export class VehicleJobs {
   render(row) {
     const name = displayName(row.source_path);
     const original = h('img', { alt: `Original of ${name}`, loading: 'lazy' });
+    // A file the browser cannot draw (a broken upload, say) gets a sentence, not a torn icon.
+    original.addEventListener('error', () => original.replaceWith(
+      h('div', { class: 'placeholder' }, 'This browser cannot show the original.')));
     this.original(row.source_bucket, row.source_path).then((url) => {
       if (url) original.src = url;
     });
@@ -200,7 +208,7 @@ export class VehicleJobs {
   async reprocessAll() {
     const choice = this.reprocessChoice();
     if (!choice) {
-      return this.update({ status: 'queued' }, { vehicle_id: this.vehicleId }, (n) => `Queued ${n} photos for reprocessing.`);
+      return this.update({ status: 'queued' }, { vehicle_id: this.vehicleId }, (n) => `Queued ${photos(n)} for reprocessing.`);
     }
     let count = 0;
     for (const row of this.rows.values()) {
@@ -217,10 +225,10 @@ export class VehicleJobs {
       count += data.length;
     }
     const how = choice === '-' ? 'without a preset' : `with preset ${choice}`;
-    this.say(`Queued ${count} photos for reprocessing ${how}.`);
+    this.say(`Queued ${photos(count)} for reprocessing ${how}.`);
   }
 
   retryFailed() {
-    return this.update({ status: 'queued' }, { vehicle_id: this.vehicleId, status: 'failed' }, (n) => (n ? `Queued ${n} failed photos again.` : 'Nothing has failed.'));
+    return this.update({ status: 'queued' }, { vehicle_id: this.vehicleId, status: 'failed' }, (n) => (n ? `Queued ${photos(n)} that failed again.` : 'Nothing has failed.'));
   }
 }

@@ -1,6 +1,6 @@
 // The queue at a glance: jobs per status and the age of the oldest queued one (by updated_at,
 // as `python -m daemon status` counts it). Any change to any job is a hint to count again, at
-// most once a second; the age ticks on its own in between.
+// most twice a second; the age ticks on its own in between.
 import { supabase } from './client.js';
 import { age, byId, h } from './dom.js';
 
@@ -39,7 +39,7 @@ export class QueueSummary {
     this.pending = setTimeout(() => {
       this.pending = null;
       this.refresh();
-    }, 1000);
+    }, 500);
   }
 
   async refresh() {
