@@ -21,6 +21,8 @@ def test_standalone_double_serves_until_sigterm(pg_dsn: str, tmp_path: Path) -> 
             pg_dsn,
             "--storage-dir",
             str(tmp_path / "storage"),
+            "--user",
+            "manager@dealer.example:pass:word:admin",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -39,6 +41,13 @@ def test_standalone_double_serves_until_sigterm(pg_dsn: str, tmp_path: Path) -> 
             headers={"apikey": info["service_key"]},
         )
         assert response.status_code == 200 and response.json() is False
+        # The --user can sign in, as the console does, and is an admin.
+        session = httpx.post(
+            f"{info['url']}/auth/v1/token?grant_type=password",
+            json={"email": "manager@dealer.example", "password": "pass:word"},
+            headers={"apikey": info["anon_key"]},
+        ).json()
+        assert session["user"]["app_metadata"]["role"] == "admin"
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0

@@ -1,6 +1,7 @@
 """Run the Supabase double on its own:
 
     python -m tests.doubles.supabase --dsn DSN --storage-dir DIR [--port N]
+        [--user EMAIL:PASSWORD[:admin]]...
 
 Prints one JSON line with the URL and the keys, then serves until SIGINT or SIGTERM. The
 database must have the daemon's migrations applied (`python -m daemon migrate`).
@@ -24,6 +25,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dsn", required=True, help="PostgreSQL URL with the migrations applied")
     parser.add_argument("--storage-dir", type=Path, required=True, help="folder for the buckets")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free one)")
+    parser.add_argument(
+        "--user",
+        action="append",
+        default=[],
+        metavar="EMAIL:PASSWORD[:admin]",
+        help="a user who can sign in (the console's); ':admin' makes a processing admin",
+    )
     args = parser.parse_args(argv)
 
     stop = threading.Event()
@@ -34,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     with SupabaseDouble(args.dsn, args.storage_dir, port=args.port) as double:
+        for spec in args.user:
+            admin = spec.endswith(":admin")
+            email, _, password = spec.removesuffix(":admin").partition(":")
+            double.add_user(email, password, admin=admin)
         info = {
             "url": double.url,
             "service_key": double.service_key,
