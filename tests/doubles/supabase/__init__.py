@@ -1,4 +1,4 @@
-"""A Supabase project on 127.0.0.1 for tests: PostgREST RPC and tables on a real Postgres,
+"""A Supabase project on 127.0.0.1 for tests: PostgREST RPC and tables on a real Postgres, Auth,
 Storage on a folder, Realtime over a websocket. See `server.SupabaseDouble`.
 
     with supabase_double(pg_dsn, tmp_path) as sb:

@@ -1,6 +1,7 @@
-"""SupabaseDouble: PostgREST, Storage and Realtime at one base URL on 127.0.0.1, backed by a real
-Postgres (the daemon's migrations applied) and a folder. It runs its own event loop in a thread,
-so sync tests, async tests and a daemon subprocess can all use it; the controls are thread-safe.
+"""SupabaseDouble: PostgREST, Storage, Realtime and Auth at one base URL on 127.0.0.1, backed by
+a real Postgres (the daemon's migrations applied) and a folder. It runs its own event loop in a
+thread, so sync tests, async tests and a daemon subprocess can all use it; the controls are
+thread-safe.
 
 Keys are HS256 JWTs signed with a secret only the double knows, as a Supabase project's are: the
 gateway checks `apikey` (anon or service_role) on every route, PostgREST then runs as the role of
