@@ -135,7 +135,9 @@ def _open_vertically(mask: NDArray[np.bool_], length: int) -> NDArray[np.bool_]:
     eroded: NDArray[np.bool_] = np.asarray(windows.all(axis=-1))  # where a full run starts
     padded = np.zeros((mask.shape[0] + length - 1, mask.shape[1]), dtype=bool)
     padded[length - 1 : length - 1 + eroded.shape[0]] = eroded
-    grown = np.lib.stride_tricks.sliding_window_view(padded, length, axis=0).any(axis=-1)
+    grown: NDArray[np.bool_] = np.asarray(
+        np.lib.stride_tricks.sliding_window_view(padded, length, axis=0).any(axis=-1)
+    )
     return grown[: mask.shape[0]] & mask
 
 

@@ -176,8 +176,9 @@ def test_the_double_runs_as_a_command() -> None:
         base = url.removesuffix("/img-bg-removal/v1/cars/results")
         with httpx.Client(timeout=10) as client:
             script = client.post(f"{base}/_double/script", json=[{"kind": "failure"}])
-            first = client.post(url, params={"mode": "fg-mask"}, files={"image": studio_photo().data})
-            second = client.post(url, params={"mode": "fg-mask"}, files={"image": studio_photo().data})
+            photo = {"image": studio_photo().data}
+            first = client.post(url, params={"mode": "fg-mask"}, files=photo)
+            second = client.post(url, params={"mode": "fg-mask"}, files=photo)
             stats = client.get(f"{base}/_double/stats").json()
         assert script.status_code == 204
         assert first.json()["results"][0]["status"]["code"] == "failure"
