@@ -81,6 +81,10 @@ class JobQueue(Protocol):
 
     async def release(self, job_id: UUID, lease_token: UUID) -> bool: ...
 
+    async def preset(self, name: str) -> dict[str, Any] | None:
+        """The options of the processing_presets row `name` (section 1b), None when none."""
+        ...
+
     async def ping(self) -> None:
         """Raise when the queue cannot be reached (used by /health)."""
         ...
@@ -117,6 +121,10 @@ class ObjectStore(Protocol):
 
     async def list(self, bucket: str, prefix: str) -> list[str]:
         """Object paths directly or indirectly under `prefix` (a folder, no trailing slash)."""
+        ...
+
+    async def version(self, bucket: str, path: str) -> str | None:
+        """A tag that changes whenever the object is replaced; None when it does not exist."""
         ...
 
     def public_url(self, bucket: str, path: str) -> str: ...

@@ -1,7 +1,10 @@
-"""The async glue between the pure pipeline and a background remover.
+"""The async glue between the pure pipeline and the ports: runs `PIPELINE` for one photo.
 
-Shared by `python -m daemon process` and the job lifecycle: decode in a worker thread, ask the
-remover (the only network step), render in a worker thread. CPU work never runs on the event loop.
+Shared by `python -m daemon process` and the job lifecycle. The I/O steps (download,
+remove_background, upload) are performed by the caller's `PipelineIO`; each stretch of pure
+steps between them is one trip to a worker thread (every trip may wait behind other jobs'
+renders for a free thread, so there are as few as the I/O allows: two). CPU work never runs on
+the event loop.
 """
 
 from __future__ import annotations
@@ -9,15 +12,111 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import anyio.to_thread
 
-from daemon.pipeline import Limits, Rendered, Source, decode_source, removal_upload, render
-from daemon.pipeline.options import ProcessingOptions
-from daemon.pipeline.removal import BackgroundRemover, Removal, RemovalPlan
+from daemon.pipeline import (
+    PIPELINE,
+    Assets,
+    Hooks,
+    Limits,
+    NoHooks,
+    ProcessingOptions,
+    Rendered,
+    Step,
+    Work,
+    run_steps,
+)
+from daemon.pipeline.removal import BackgroundRemover
+from daemon.pipeline.runner import enter, finish
 
 RunSync = Callable[..., Awaitable[Any]]
+
+
+class PipelineIO(Protocol):
+    """The pipeline's I/O steps, performed by whoever runs it through their own ports."""
+
+    async def download(self, work: Work) -> None:
+        """Set `work.data` (the original) and `work.assets` (what the options name)."""
+        ...
+
+    async def remove_background(self, work: Work) -> None:
+        """Send `work.upload` per `work.plan`; set `work.removal` (and `work.cache_hit`)."""
+        ...
+
+    async def upload(self, work: Work) -> None:
+        """Store `work.variants`."""
+        ...
+
+
+async def run_pipeline(
+    work: Work,
+    io: PipelineIO,
+    *,
+    run_sync: RunSync = anyio.to_thread.run_sync,
+    hooks: Hooks | None = None,
+    preset: str | None = None,
+) -> Rendered:
+    """Every step of PIPELINE in order; the report's processing_time is the whole run's."""
+    hooks = hooks if hooks is not None else NoHooks()
+    actions: dict[str, Callable[[Work], Awaitable[None]]] = {
+        "download": io.download,
+        "remove_background": io.remove_background,
+        "upload": io.upload,
+    }
+    started = time.perf_counter()
+    pending: list[Step] = []
+    for step in PIPELINE:
+        if not step.io:
+            pending.append(step)
+            continue
+        if pending:
+            await run_sync(partial(run_steps, work, pending, hooks))
+            pending = []
+        if not enter(step, work, hooks):
+            continue
+        began = time.perf_counter()
+        await actions[step.name](work)
+        work.timings[step.name] = round((time.perf_counter() - began) * 1000)
+    if pending:
+        await run_sync(partial(run_steps, work, pending, hooks))
+    return finish(work, round((time.perf_counter() - started) * 1000), preset)
+
+
+class MemoryIO:
+    """I/O steps for bytes already in memory: no store, the remover called as it is."""
+
+    def __init__(self, data: bytes, remover: BackgroundRemover, assets: Assets | None = None):
+        self._data = data
+        self._remover = remover
+        self._assets = assets or Assets()
+
+    async def download(self, work: Work) -> None:
+        work.data = self._data
+        work.assets = self._assets
+
+    async def remove_background(self, work: Work) -> None:
+        work.removal = await self._remover.remove(work.need("upload"), work.need("plan"))
+
+    async def upload(self, work: Work) -> None:
+        return None
+
+
+class _StageHooks:
+    """Tells `on_stage` each new stage (for callers that only watch stages)."""
+
+    def __init__(self, on_stage: Callable[[str], None]) -> None:
+        self._on_stage = on_stage
+        self._last: str | None = None
+
+    def on_step(self, step: Step) -> None:
+        if step.stage != self._last:
+            self._last = step.stage
+            self._on_stage(step.stage)
+
+    def still_ours(self) -> bool:
+        return True
 
 
 async def process_source(
@@ -26,34 +125,15 @@ async def process_source(
     remover: BackgroundRemover,
     *,
     limits: Limits,
+    assets: Assets | None = None,
     run_sync: RunSync = anyio.to_thread.run_sync,
     on_stage: Callable[[str], None] | None = None,
 ) -> Rendered:
-    """Decode, remove the background when the options and the remover call for it, render.
-
-    `run_sync` runs the CPU steps (anyio's thread pool by default; the lifecycle passes one bound
-    to its own limiter). `on_stage` hears "removing_background", then "cropping", "shadowing" and
-    "rendering" (the last three from the worker thread).
-    """
-    plan = remover.plan(options) if options.remove_background else None
-    # Decode and encode the upload in one trip to a worker thread: every trip may wait behind
-    # other jobs' renders for a free thread.
-    source, upload = await run_sync(partial(decode_and_upload, data, options, limits, plan))
-    removal: Removal | None = None
-    if plan is not None and upload is not None:
-        if on_stage is not None:
-            on_stage("removing_background")
-        started = time.perf_counter()
-        removal = await remover.remove(upload, plan)
-        source.timings["remove_background"] = round((time.perf_counter() - started) * 1000)
-    rendered: Rendered = await run_sync(partial(render, source, removal, options, on_stage))
-    rendered.metadata["provider"] = remover.provider if removal is not None else "none"
-    return rendered
-
-
-def decode_and_upload(
-    data: bytes, options: ProcessingOptions, limits: Limits, plan: RemovalPlan | None
-) -> tuple[Source, bytes | None]:
-    """Decode; with a plan, also encode what the remover will be sent."""
-    source = decode_source(data, options, limits)
-    return source, (removal_upload(source, plan) if plan is not None else None)
+    """The whole pipeline on bytes in memory, with a remover: for tests and benchmarks."""
+    work = Work(
+        options=options,
+        limits=limits,
+        plan=remover.plan(options) if options.remove_background else None,
+    )
+    hooks = _StageHooks(on_stage) if on_stage is not None else None
+    return await run_pipeline(work, MemoryIO(data, remover, assets), run_sync=run_sync, hooks=hooks)

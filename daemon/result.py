@@ -1,9 +1,51 @@
 """The `result` column's shape (CONTRACT.md section 4), as models: the single source for the docs
-and for checking what the daemon writes."""
+and for checking what the daemon writes, and `build_result`, the one place that makes it for both
+`run` (Storage paths and public URLs) and `process` (local files)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
+
+from daemon.pipeline import Rendered
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where one variant was stored."""
+
+    bucket: str | None  # None for a local file
+    path: str
+    url: str
+
+
+def build_result(
+    rendered: Rendered,
+    locations: Mapping[str, Location],
+    *,
+    source_sha256: str,
+    revision: int,
+    worker: str,
+) -> dict[str, Any]:
+    """The `result` JSON: the variants where they were stored, and the report's metadata."""
+    variants: dict[str, Any] = {}
+    for name, variant in rendered.variants.items():
+        where = locations[name]
+        variants[name] = {
+            "bucket": where.bucket,
+            "path": where.path,
+            "url": where.url,
+            "width": variant.width,
+            "height": variant.height,
+            "format": variant.format,
+            "bytes": len(variant.data),
+        }
+    metadata = rendered.report.metadata()
+    metadata.update(source_sha256=source_sha256, revision=revision, worker=worker)
+    return {"variants": variants, "metadata": metadata}
 
 
 class VariantResult(BaseModel):
@@ -18,7 +60,7 @@ class VariantResult(BaseModel):
     )
     width: int = Field(description="Pixels.")
     height: int = Field(description="Pixels.")
-    format: str = Field(description="webp, png or jpeg.")
+    format: str = Field(description="webp, avif, png or jpeg.")
     bytes: int = Field(description="Size of the encoded file.")
 
 
@@ -39,10 +81,21 @@ class ResultMetadata(BaseModel):
     source_sha256: str = Field(description="SHA-256 of the original's bytes (the cache key).")
     revision: int = Field(description="The job's revision that produced this result.")
     worker: str = Field(description="Id of the worker process that produced it.")
-    processing_time: int = Field(description="Milliseconds from claim to result.")
+    processing_time: int = Field(
+        description="Milliseconds from the start of the download to the end of the upload (the "
+        "pipeline's whole run, the same in `run` and `process`)."
+    )
     timings: dict[str, int] = Field(
-        description="Milliseconds per step: download, decode, remove_background, crop, shadow, "
-        "variants, encode, upload, ..."
+        description="Milliseconds per pipeline step, by its name: download, decode, "
+        "remove_background, crop, shadow, compose, variants, watermark, encode, upload, ..."
+    )
+    preset: str | None = Field(
+        default=None, description="The preset the options named (null: none)."
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The options as applied: the preset's, the job's own over them, defaults "
+        "filled in.",
     )
 
 

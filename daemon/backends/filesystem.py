@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path, PurePosixPath
+from stat import S_ISREG
 
 import anyio
 
@@ -87,6 +88,19 @@ class FilesystemStore:
             )
 
         return await anyio.to_thread.run_sync(walk)
+
+    async def version(self, bucket: str, path: str) -> str | None:
+        # Writes are atomic renames: a replaced file has a new inode and modification time.
+        file = self._file(bucket, path)
+        try:
+            stat = await anyio.to_thread.run_sync(file.stat)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise StorageFailed(f"Reading {bucket}/{path} failed ({exc.strerror}).") from None
+        if not S_ISREG(stat.st_mode):
+            return None
+        return f"{stat.st_ino}-{stat.st_mtime_ns}-{stat.st_size}"
 
     def public_url(self, bucket: str, path: str) -> str:
         if self.public_base_url:

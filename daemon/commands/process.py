@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import anyio
@@ -24,11 +24,19 @@ import anyio.to_thread
 from loguru import logger
 
 from daemon.cli import CommandError
-from daemon.errors import ProcessingError, SourceNotFound, StorageFailed, as_processing_error
-from daemon.pipeline import Limits, Rendered
+from daemon.errors import (
+    InvalidOptions,
+    ProcessingError,
+    SourceNotFound,
+    StorageFailed,
+    as_processing_error,
+)
+from daemon.jobs.assets import AssetCache
+from daemon.pipeline import Limits, Rendered, Work
 from daemon.pipeline.options import ProcessingOptions, parse_options
 from daemon.pipeline.removal import BackgroundRemover, NoRemover
-from daemon.processing import process_source
+from daemon.processing import run_pipeline
+from daemon.result import Location, build_result
 from daemon.settings import Settings, load_settings
 
 WORKER = "local"
@@ -47,6 +55,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="background remover (default: BACKGROUND_REMOVER, else none)",
     )
     parser.add_argument(
+        "--assets",
+        type=Path,
+        default=Path("."),
+        metavar="DIR",
+        help="folder the options' backdrop and watermark paths are read from (default: here)",
+    )
+    parser.add_argument(
         "--jobs",
         type=int,
         default=os.cpu_count() or 1,
@@ -56,7 +71,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    options = parse_options(args.options)
+    try:
+        options = parse_options(args.options)
+    except InvalidOptions as exc:
+        # Refused like any other failure: with its code, once per image it would have failed.
+        for image in args.images:
+            print(f"{image}: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
     if args.jobs < 1:
         raise CommandError("--jobs must be at least 1.")
     settings = load_settings(**({"background_remover": args.remover} if args.remover else {}))
@@ -71,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         options=options,
         limits=limits,
         jobs=args.jobs,
+        assets=AssetCache(FolderAssets(args.assets), limits),
     )
     failures = anyio.run(batch.run, settings)
     return 1 if failures else 0
@@ -85,6 +107,7 @@ class Batch:
     options: ProcessingOptions
     limits: Limits
     jobs: int
+    assets: AssetCache
 
     async def run(self, settings: Settings) -> int:
         remover = _remover(settings)
@@ -123,11 +146,21 @@ class Batch:
             return SourceNotFound("This is a folder, not an image file.")
         except OSError as exc:
             return SourceNotFound(f"The file cannot be read ({exc.strerror or 'I/O error'}).")
+        io = FileIO(self.out / stem, data, remover, self.assets)
         try:
-            rendered = await process_source(
-                data, self.options, remover, limits=self.limits, run_sync=run_sync
+            options = self.options
+            if options.preset is not None:
+                raise InvalidOptions(
+                    f"The preset '{options.preset}' cannot be used here: presets live in the "
+                    "database; give `process` the options themselves."
+                )
+            work = Work(
+                options=options,
+                limits=self.limits,
+                plan=remover.plan(options) if options.remove_background else None,
             )
-            await run_sync(partial(_write, self.out / stem, rendered, data))
+            rendered = await run_pipeline(work, io, run_sync=run_sync)
+            await run_sync(partial(io.write_result, rendered))
         except Exception as exc:
             error = as_processing_error(exc)
             if not isinstance(exc, ProcessingError):
@@ -136,37 +169,79 @@ class Batch:
         return None
 
 
-def _write(folder: Path, rendered: Rendered, data: bytes) -> None:
-    """The variants and result.json of one image."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        variants: dict[str, Any] = {}
-        for name, variant in rendered.variants.items():
-            path = (folder / f"{name}.{variant.extension}").resolve()
-            path.write_bytes(variant.data)
-            variants[name] = {
-                "bucket": None,
-                "path": str(path),
-                "url": path.as_uri(),
-                "width": variant.width,
-                "height": variant.height,
-                "format": variant.format,
-                "bytes": len(variant.data),
-            }
-        metadata = dict(rendered.metadata)
-        metadata.setdefault("provider", "none")
-        metadata.update(
-            cache_hit=False,
-            source_sha256=hashlib.sha256(data).hexdigest(),
+class FolderAssets:
+    """Backdrops and logos as files under a folder (`--assets DIR`)."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self.where = f"the folder {root}"
+
+    def _file(self, path: str) -> Path:
+        return self._root / PurePosixPath(path)  # the options' pattern forbids dot segments
+
+    async def version(self, path: str) -> str | None:
+        try:
+            stat = await anyio.Path(self._file(path)).stat()
+        except OSError:
+            return None
+        return f"{stat.st_mtime_ns}-{stat.st_size}"
+
+    async def fetch(self, path: str) -> bytes:
+        try:
+            return await anyio.Path(self._file(path)).read_bytes()
+        except OSError:
+            raise SourceNotFound(f"{path} cannot be read.") from None
+
+
+class FileIO:
+    """The pipeline's I/O steps for one local file: the bytes in hand, outputs to a folder."""
+
+    def __init__(
+        self, folder: Path, data: bytes, remover: BackgroundRemover, assets: AssetCache
+    ) -> None:
+        self._folder = folder
+        self._data = data
+        self._remover = remover
+        self._assets = assets
+        self.locations: dict[str, Location] = {}
+
+    async def download(self, work: Work) -> None:
+        work.assets = await self._assets.for_options(work.options)
+        work.data = self._data
+
+    async def remove_background(self, work: Work) -> None:
+        work.removal = await self._remover.remove(work.need("upload"), work.need("plan"))
+
+    async def upload(self, work: Work) -> None:
+        await anyio.to_thread.run_sync(self._write_variants, work)
+
+    def _write_variants(self, work: Work) -> None:
+        try:
+            self._folder.mkdir(parents=True, exist_ok=True)
+            for name, variant in work.variants.items():
+                path = (self._folder / f"{name}.{variant.extension}").resolve()
+                path.write_bytes(variant.data)
+                self.locations[name] = Location(None, str(path), path.as_uri())
+        except OSError as exc:
+            raise StorageFailed(
+                f"Cannot write the outputs to {self._folder} ({exc.strerror or 'I/O error'})."
+            ) from None
+
+    def write_result(self, rendered: Rendered) -> None:
+        result = build_result(
+            rendered,
+            self.locations,
+            source_sha256=hashlib.sha256(self._data).hexdigest(),
             revision=0,
             worker=WORKER,
         )
-        result = {"variants": variants, "metadata": metadata}
-        (folder / "result.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise StorageFailed(
-            f"Cannot write the outputs to {folder} ({exc.strerror or 'I/O error'})."
-        ) from None
+        try:
+            text = json.dumps(result, indent=2) + "\n"
+            (self._folder / "result.json").write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise StorageFailed(
+                f"Cannot write the outputs to {self._folder} ({exc.strerror or 'I/O error'})."
+            ) from None
 
 
 def _remover(settings: Settings) -> BackgroundRemover:

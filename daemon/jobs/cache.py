@@ -10,7 +10,13 @@ from __future__ import annotations
 from daemon import metrics
 from daemon.errors import SourceNotFound
 from daemon.pipeline.options import ProcessingOptions
-from daemon.pipeline.removal import BackgroundRemover, Removal, RemovalPlan, png_removal_kind
+from daemon.pipeline.removal import (
+    BackgroundRemover,
+    Removal,
+    RemovalPlan,
+    Upload,
+    png_removal_kind,
+)
 from daemon.ports import ObjectStore
 
 
@@ -41,7 +47,7 @@ class CachedRemoval:
     def plan(self, options: ProcessingOptions) -> RemovalPlan | None:
         return self._inner.plan(options)
 
-    async def remove(self, upload: bytes, plan: RemovalPlan) -> Removal:
+    async def remove(self, upload: Upload, plan: RemovalPlan) -> Removal:
         path = cache_path(plan.provider, plan.mode, self._sha256)
         try:
             png = await self._store.get(self._bucket, path)
@@ -53,7 +59,11 @@ class CachedRemoval:
             self.hit = True
             metrics.cache_hits.inc()
             return Removal(
-                kind=png_removal_kind(png), png=png, provider=plan.provider, mode=plan.mode
+                kind=png_removal_kind(png),
+                png=png,
+                provider=plan.provider,
+                mode=plan.mode,
+                repainted=plan.repaints,
             )
         metrics.cache_misses.inc()
         removal = await self._inner.remove(upload, plan)

@@ -7,6 +7,7 @@ nothing more is written for it, not even a failure.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
@@ -19,27 +20,19 @@ from loguru import logger
 
 from daemon import metrics
 from daemon.errors import ProcessingError, as_processing_error
+from daemon.jobs.assets import AssetCache
 from daemon.jobs.budget import PixelBudget
 from daemon.jobs.cache import CachedRemoval
 from daemon.jobs.memory import release_after
-from daemon.jobs.outputs import build_result, old_revision_paths, output_path
-from daemon.pipeline import Limits, parse_options, probe
+from daemon.jobs.outputs import old_revision_paths, output_path
+from daemon.jobs.presets import resolve_options
+from daemon.pipeline import Abandoned, Limits, Step, Work, probe
 from daemon.pipeline.removal import BackgroundRemover
 from daemon.ports import ClaimedJob, JobQueue, ObjectStore, QueueUnavailable
-from daemon.processing import process_source
+from daemon.processing import run_pipeline
+from daemon.result import Location, build_result
 
 T = TypeVar("T")
-
-# Progress shown in the UI at the start of each stage.
-STAGE_PROGRESS: dict[str, int] = {
-    "claimed": 0,
-    "downloading": 5,
-    "removing_background": 20,
-    "cropping": 60,
-    "shadowing": 70,
-    "rendering": 80,
-    "uploading": 90,
-}
 
 # Output objects never change (their path carries the revision), so CDNs may keep them forever.
 OUTPUT_CACHE_CONTROL = "public, max-age=31536000, immutable"
@@ -59,6 +52,7 @@ class ClaimDeps:
     lease_seconds: int
     output_bucket: str
     cache_bucket: str
+    assets: AssetCache
 
 
 @dataclass
@@ -76,17 +70,31 @@ class ClaimRun:
     _loop_thread: int = field(default_factory=threading.get_ident)
     _stage_started: float = field(default_factory=time.perf_counter)
 
-    def set_stage(self, stage: str, progress: int | None = None) -> None:
-        """Record a stage; safe to call from the pipeline's worker threads."""
+    def set_stage(self, stage: str, progress: int) -> None:
+        """Record a stage and progress; safe to call from the pipeline's worker threads.
+
+        A new stage is sent at once (a heartbeat); progress within a stage rides along with
+        the next one.
+        """
         if threading.get_ident() != self._loop_thread:
             anyio.from_thread.run_sync(self.set_stage, stage, progress)
+            return
+        self.progress = progress
+        if stage == self.stage:
             return
         now = time.perf_counter()
         metrics.stage_duration.labels(stage=self.stage).observe(now - self._stage_started)
         self._stage_started = now
         self.stage = stage
-        self.progress = STAGE_PROGRESS.get(stage, self.progress) if progress is None else progress
         self._changed.set()
+
+    # The pipeline runner's hooks (daemon.pipeline.runner.Hooks).
+
+    def on_step(self, step: Step) -> None:
+        self.set_stage(step.stage, step.progress)
+
+    def still_ours(self) -> bool:
+        return not (self.lost or self.release_requested)
 
     def finish(self) -> None:
         """The work is over: the heartbeat loop ends after any call it has in flight."""
@@ -117,7 +125,9 @@ async def execute_claim(run: ClaimRun, deps: ClaimDeps) -> str:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(_heartbeat_loop, run, deps)
                 try:
-                    result = await _process(run, deps, started)
+                    result = await _process(run, deps)
+                except Abandoned:
+                    pass  # the claim is over: the heartbeat or the release says why
                 except Exception as exc:
                     error = as_processing_error(exc)
                     if not isinstance(exc, ProcessingError):
@@ -164,64 +174,89 @@ async def execute_claim(run: ClaimRun, deps: ClaimDeps) -> str:
     return outcome
 
 
-async def _process(run: ClaimRun, deps: ClaimDeps, started: float) -> dict[str, Any]:
+async def _process(run: ClaimRun, deps: ClaimDeps) -> dict[str, Any]:
     job = run.job
-    timings: dict[str, int] = {}
-    options = parse_options(job.options)
-
-    run.set_stage("downloading")
-    t0 = time.perf_counter()
-    data = await deps.store.get(job.source_bucket, job.source_path)
-    timings["download"] = _ms_since(t0)
-
-    info = probe(data, deps.limits)
-    # Off the event loop: an original can be tens of megabytes (hashlib releases the GIL).
-    sha256 = (await anyio.to_thread.run_sync(hashlib.sha256, data)).hexdigest()
-    remover = CachedRemoval(deps.remover, deps.store, deps.cache_bucket, sha256)
+    options = await resolve_options(job.options, deps.queue)
+    io = JobIO(job, deps)
+    work = Work(
+        options=options,
+        limits=deps.limits,
+        plan=deps.remover.plan(options) if options.remove_background else None,
+    )
 
     async def run_sync(func: Callable[..., T], *args: Any) -> T:
         return await anyio.to_thread.run_sync(
             func, *args, limiter=deps.pipeline_limiter, abandon_on_cancel=True
         )
 
-    async with deps.budget.hold(info.pixels):
-        try:
-            rendered = await process_source(
-                data,
-                options,
-                remover,
-                limits=deps.limits,
-                run_sync=run_sync,
-                on_stage=run.set_stage,
-            )
-        finally:
-            # Before the next image takes this room in the budget, give the memory back.
-            release_after(info.pixels)
-    del data
-
-    run.set_stage("uploading")
-    t0 = time.perf_counter()
-    locations: dict[str, tuple[str, str]] = {}
-    async with anyio.create_task_group() as tg:
-        for variant in rendered.variants.values():
-            path = output_path(job.id, job.revision, variant.name, variant.extension)
-            locations[variant.name] = (deps.output_bucket, path)
-            tg.start_soon(
-                _upload, deps.store, deps.output_bucket, path, variant.data, variant.content_type
-            )
-    timings["upload"] = _ms_since(t0)
-
+    try:
+        rendered = await run_pipeline(work, io, run_sync=run_sync, hooks=run)
+    finally:
+        await io.aclose()
     return build_result(
         rendered,
-        locations=locations,
-        public_url=deps.store.public_url,
-        extra_timings=timings,
-        cache_hit=remover.hit,
-        source_sha256=sha256,
+        io.locations,
+        source_sha256=io.sha256,
         revision=job.revision,
         worker=deps.worker_id,
-        processing_time=_ms_since(started),
     )
+
+
+class JobIO:
+    """The pipeline's I/O steps for one claim, through the lifecycle's ports."""
+
+    def __init__(self, job: ClaimedJob, deps: ClaimDeps) -> None:
+        self._job = job
+        self._deps = deps
+        self._hold: contextlib.AsyncExitStack = contextlib.AsyncExitStack()
+        self._pixels = 0
+        self._remover: CachedRemoval | None = None
+        self.sha256 = ""
+        self.locations: dict[str, Location] = {}
+
+    async def download(self, work: Work) -> None:
+        deps = self._deps
+        data = await deps.store.get(self._job.source_bucket, self._job.source_path)
+        info = probe(data, deps.limits)
+        # Off the event loop: an original can be tens of megabytes (hashlib releases the GIL).
+        self.sha256 = (await anyio.to_thread.run_sync(hashlib.sha256, data)).hexdigest()
+        work.assets = await deps.assets.for_options(work.options)
+        # The photo's pixels count against the budget from here until its variants are encoded.
+        self._pixels = info.pixels
+        await self._hold.enter_async_context(deps.budget.hold(info.pixels))
+        work.data = data
+
+    async def remove_background(self, work: Work) -> None:
+        deps = self._deps
+        remover = CachedRemoval(deps.remover, deps.store, deps.cache_bucket, self.sha256)
+        work.removal = await remover.remove(work.need("upload"), work.need("plan"))
+        work.cache_hit = remover.hit
+
+    async def upload(self, work: Work) -> None:
+        await self.aclose()  # encoded: the pixels are gone, let the next photo in
+        deps = self._deps
+        async with anyio.create_task_group() as tg:
+            for variant in work.variants.values():
+                path = output_path(
+                    self._job.id, self._job.revision, variant.name, variant.extension
+                )
+                url = deps.store.public_url(deps.output_bucket, path)
+                self.locations[variant.name] = Location(deps.output_bucket, path, url)
+                tg.start_soon(
+                    _upload,
+                    deps.store,
+                    deps.output_bucket,
+                    path,
+                    variant.data,
+                    variant.content_type,
+                )
+
+    async def aclose(self) -> None:
+        """Give the pixel budget back (once), after handing the memory back to the system."""
+        if self._pixels:
+            release_after(self._pixels)
+            self._pixels = 0
+        await self._hold.aclose()
 
 
 async def _upload(
@@ -280,10 +315,6 @@ async def _remove_old_revisions(job: ClaimedJob, deps: ClaimDeps) -> None:
             await deps.store.delete(deps.output_bucket, stale)
     except Exception as exc:
         logger.bind(job_id=str(job.id)).warning("could not remove old outputs: {}", exc)
-
-
-def _ms_since(t0: float) -> int:
-    return round((time.perf_counter() - t0) * 1000)
 
 
 def _now_iso() -> str:

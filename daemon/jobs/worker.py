@@ -17,6 +17,7 @@ from loguru import logger
 
 from daemon import metrics
 from daemon.backends import Backend
+from daemon.jobs.assets import AssetCache, StoreAssets
 from daemon.jobs.budget import PixelBudget
 from daemon.jobs.claim import ClaimDeps, ClaimRun, execute_claim
 from daemon.pipeline import Limits
@@ -39,6 +40,7 @@ class WorkerConfig:
     limits: Limits = field(default_factory=Limits)
     output_bucket: str = "vehicle-photos-processed"
     cache_bucket: str = "processing-cache"
+    assets_bucket: str = "processing-assets"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerConfig:
@@ -52,6 +54,7 @@ class WorkerConfig:
             limits=Limits(max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels),
             output_bucket=settings.output_bucket,
             cache_bucket=settings.cache_bucket,
+            assets_bucket=settings.assets_bucket,
         )
 
 
@@ -87,6 +90,7 @@ class Worker:
             lease_seconds=config.lease_seconds,
             output_bucket=config.output_bucket,
             cache_bucket=config.cache_bucket,
+            assets=AssetCache(StoreAssets(backend.store, config.assets_bucket), config.limits),
         )
 
     def wake(self, source: str = "hint", reason: str = "hint") -> None:

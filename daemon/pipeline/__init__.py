@@ -1,50 +1,58 @@
-"""The pure image pipeline: bytes and options in; encoded variants and metadata out; no I/O.
+"""The pure image pipeline: bytes and options in; encoded variants and a report out; no I/O.
 
-    guard -> decode (reduce on load) -> orient + sRGB -> remove background -> crop (+ frame)
-          -> shadow -> flatten -> render variants -> encode
+Its table of contents is `steps.PIPELINE`:
 
-`process_image` runs it end to end; the job lifecycle calls `decode_source`, `removal_upload` and
-`render` separately (through `daemon.processing`) so the remover's network call sits between them.
+    download -> decode -> prepare_upload -> remove_background -> apply_removal -> crop
+             -> shadow -> compose -> variants -> watermark -> encode -> upload
+
+`runner.run_steps` runs the pure steps; the three I/O steps (download, remove_background,
+upload) are performed by the caller through its ports (`daemon.processing.run_pipeline`).
+`process_image` runs the pure steps on bytes in memory.
 """
 
 from __future__ import annotations
 
+from daemon.pipeline.assets import Asset, Assets, decode_asset
 from daemon.pipeline.crop import auto_crop_with_padding, content_box
 from daemon.pipeline.cutout import apply_removal, removal_upload
 from daemon.pipeline.decode import Source, decode_source
 from daemon.pipeline.guard import ImageInfo, Limits, probe
-from daemon.pipeline.options import ProcessingOptions, parse_options
-from daemon.pipeline.removal import Removal
-from daemon.pipeline.render import EncodedVariant, Rendered, render
+from daemon.pipeline.options import ProcessingOptions, merge_options, parse_options
+from daemon.pipeline.removal import Removal, RemovalPlan, Upload
+from daemon.pipeline.report import Report
+from daemon.pipeline.runner import Abandoned, Hooks, NoHooks, Rendered, process_image, run_steps
 from daemon.pipeline.shadow import add_drop_shadow
+from daemon.pipeline.steps import PIPELINE, EncodedVariant, Step, Work
 
 __all__ = [
+    "PIPELINE",
+    "Abandoned",
+    "Asset",
+    "Assets",
     "EncodedVariant",
+    "Hooks",
     "ImageInfo",
     "Limits",
+    "NoHooks",
     "ProcessingOptions",
+    "Removal",
+    "RemovalPlan",
     "Rendered",
+    "Report",
     "Source",
+    "Step",
+    "Upload",
+    "Work",
     "add_drop_shadow",
     "apply_removal",
     "auto_crop_with_padding",
     "content_box",
+    "decode_asset",
     "decode_source",
+    "merge_options",
     "parse_options",
     "probe",
     "process_image",
     "removal_upload",
-    "render",
+    "run_steps",
 ]
-
-
-def process_image(
-    data: bytes,
-    options: ProcessingOptions | None = None,
-    *,
-    limits: Limits = Limits(),  # noqa: B008 - frozen dataclass, safe as a default
-    removal: Removal | None = None,
-) -> Rendered:
-    """decode_source + render, for tests, the benchmark and simple callers."""
-    options = options if options is not None else ProcessingOptions()
-    return render(decode_source(data, options, limits), removal, options)

@@ -11,12 +11,12 @@ from PIL import Image
 from daemon.errors import BackgroundRemovalFailed
 from daemon.pipeline.crop import Box, content_box
 from daemon.pipeline.decode import Source
-from daemon.pipeline.removal import Removal, RemovalPlan
+from daemon.pipeline.removal import Removal, RemovalPlan, Upload
 
 UPLOAD_JPEG_QUALITY = 90
 
 
-def removal_upload(source: Source, plan: RemovalPlan) -> bytes:
+def removal_upload(source: Source, plan: RemovalPlan) -> Upload:
     """The upright sRGB image, long edge at most plan.max_upload_side, as JPEG or (alpha) PNG."""
     image = source.image
     limit = plan.max_upload_side
@@ -27,9 +27,9 @@ def removal_upload(source: Source, plan: RemovalPlan) -> bytes:
     buffer = io.BytesIO()
     if image.mode == "RGBA":
         image.save(buffer, format="PNG", compress_level=1)
-    else:
-        image.save(buffer, format="JPEG", quality=UPLOAD_JPEG_QUALITY, subsampling=0)
-    return buffer.getvalue()
+        return Upload(buffer.getvalue(), "image/png")
+    image.save(buffer, format="JPEG", quality=UPLOAD_JPEG_QUALITY, subsampling=0)
+    return Upload(buffer.getvalue(), "image/jpeg")
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ def removal_layers(image: Image.Image, removal: Removal) -> Layers:
     cutout = answer.convert("RGBA")
     if cutout.size == image.size:
         return Layers(cutout)
-    if "hideclp" in removal.mode:
+    if removal.repainted:
         return Layers(cutout.resize(image.size, Image.Resampling.LANCZOS))
     return Layers(image.convert("RGB") if image.mode != "RGB" else image, cutout.getchannel("A"))
 

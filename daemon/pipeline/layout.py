@@ -64,22 +64,22 @@ def tight_window(
 
 
 def frame_window(
-    content: Box, frame: FrameOptions
+    content: Box, ratio: float, subject_width: float, ground: float
 ) -> tuple[tuple[float, float], tuple[float, float]]:
-    """A canvas of the frame's aspect: vehicle width = subject_width, wheels on the ground line.
+    """A canvas of aspect `ratio` (W/H): vehicle width = subject_width, wheels on the ground line.
 
     A tall vehicle that would reach above the top margin is scaled down until it fits, so the
     wheels stay on the line and the roof stays inside.
     """
     left, top, right, bottom = content
     cw, ch = right - left, bottom - top
-    width = cw / frame.subject_width
-    height = width / frame.ratio
-    room = frame.ground - FRAME_TOP_MARGIN
+    width = cw / subject_width
+    height = width / ratio
+    room = ground - FRAME_TOP_MARGIN
     if room > 0 and ch > room * height:
         height = ch / room
-        width = height * frame.ratio
-    origin = (left - (width - cw) / 2.0, bottom - frame.ground * height)
+        width = height * ratio
+    origin = (left - (width - cw) / 2.0, bottom - ground * height)
     return origin, (width, height)
 
 
@@ -100,11 +100,26 @@ def render_scale(variants: list[VariantSpec], size: tuple[float, float]) -> floa
 
 
 def plan_layout(
-    image_size: tuple[int, int], content: Box | None, options: ProcessingOptions
+    image_size: tuple[int, int],
+    content: Box | None,
+    options: ProcessingOptions,
+    backdrop_size: tuple[int, int] | None = None,
 ) -> Layout:
-    """Crop or frame, and the render scale, for this image and these options."""
-    if options.frame is not None and content is not None:
-        origin, size = frame_window(content, options.frame)
+    """Crop, frame or backdrop, and the render scale, for this image and these options.
+
+    On a backdrop the canvas has the backdrop's aspect, the vehicle spans frame.subject_width
+    of it with its wheels on the floor line, and the canvas is never larger than the backdrop.
+    """
+    frame = options.frame
+    if backdrop_size is not None and options.backdrop is not None:
+        bw, bh = backdrop_size
+        box = content if content is not None else (0, 0, *image_size)
+        subject_width = frame.subject_width if frame is not None else FrameOptions().subject_width
+        origin, size = frame_window(box, bw / bh, subject_width, options.backdrop.floor)
+        scale = min(render_scale(options.variants, size), bw / size[0])
+        return Layout(origin=origin, size=size, scale=scale)
+    if frame is not None and content is not None:
+        origin, size = frame_window(content, frame.ratio, frame.subject_width, frame.ground)
     else:
         origin, size = tight_window(image_size, content, options)
     return Layout(origin=origin, size=size, scale=render_scale(options.variants, size))

@@ -14,14 +14,27 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from daemon.errors import InvalidOptions
 
-ImageFormat = Literal["webp", "png", "jpeg"]
+ImageFormat = Literal["webp", "avif", "png", "jpeg"]
 Fit = Literal["contain", "cover"]
 HexColour = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$", examples=["#ffffff"])]
 Pixels = Annotated[int, Field(ge=1, le=16384)]
+# An object in the assets bucket (or a file under `process --assets DIR`): a relative path whose
+# segments never start with a dot, so it cannot reach outside the bucket or the folder.
+AssetPath = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9_ -][A-Za-z0-9._ -]*(/[A-Za-z0-9_ -][A-Za-z0-9._ -]*)*$",
+        max_length=512,
+        examples=["studio/showroom.jpg"],
+    ),
+]
+PresetName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", examples=["showroom"])]
+Position = Literal["top-left", "top-right", "bottom-left", "bottom-right", "center"]
 
-FORMAT_EXTENSIONS: dict[str, str] = {"webp": "webp", "png": "png", "jpeg": "jpg"}
+FORMAT_EXTENSIONS: dict[str, str] = {"webp": "webp", "avif": "avif", "png": "png", "jpeg": "jpg"}
 FORMAT_CONTENT_TYPES: dict[str, str] = {
     "webp": "image/webp",
+    "avif": "image/avif",
     "png": "image/png",
     "jpeg": "image/jpeg",
 }
@@ -81,6 +94,37 @@ class FrameOptions(_Strict):
     def ratio(self) -> float:
         w, h = (int(part) for part in self.aspect.split(":"))
         return w / h
+
+
+class BackdropOptions(_Strict):
+    """A dealer's studio behind the vehicle: the backdrop image makes the canvas."""
+
+    path: AssetPath = Field(description="The backdrop image, an object in the assets bucket.")
+    floor: float = Field(
+        default=0.82,
+        gt=0.0,
+        le=1.0,
+        description="Where the tyres stand: the floor line, as a share of the height from the top.",
+    )
+
+
+class WatermarkOptions(_Strict):
+    """A logo on every variant."""
+
+    path: AssetPath = Field(
+        description="The logo (PNG with alpha), an object in the assets bucket."
+    )
+    position: Position = Field(default="bottom-right", description="Where the logo sits.")
+    width: float = Field(
+        default=0.15, gt=0.0, le=1.0, description="The logo's width, as a share of the variant's."
+    )
+    margin: float = Field(
+        default=0.03,
+        ge=0.0,
+        le=0.5,
+        description="Space to the nearest edges, as a share of the variant's width.",
+    )
+    opacity: float = Field(default=1.0, ge=0.0, le=1.0, description="1 keeps the logo's alpha.")
 
 
 class VariantSpec(_Strict):
@@ -172,6 +216,19 @@ class ProcessingOptions(_Strict):
         max_length=8,
         description="The outputs to render; replaces the defaults when given.",
     )
+    backdrop: BackdropOptions | None = Field(
+        default=None,
+        description="null: none; otherwise the vehicle on this studio image, which makes the "
+        "canvas (the vehicle spans frame.subject_width of it, tyres on the floor line).",
+    )
+    watermark: WatermarkOptions | None = Field(
+        default=None, description="null: none; otherwise this logo on every variant."
+    )
+    preset: PresetName | None = Field(
+        default=None,
+        description="A row of processing_presets: its options apply first, the job's own keys "
+        "override them (objects merge key by key).",
+    )
 
     @model_validator(mode="after")
     def _unique_variant_names(self) -> ProcessingOptions:
@@ -197,6 +254,22 @@ def parse_options(raw: Any) -> ProcessingOptions:
         return ProcessingOptions.model_validate(raw)
     except ValidationError as exc:
         raise InvalidOptions(_one_sentence(exc)) from None
+
+
+def merge_options(preset: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
+    """A preset's options with a job's own keys over them; objects merge key by key.
+
+    Lists (variants) and scalars are replaced whole: half a variant list is no variant list. A
+    job's `null` clears what the preset set (`"backdrop": null` takes the studio away).
+    """
+    merged = dict(preset)
+    for key, value in own.items():
+        base = merged.get(key)
+        if isinstance(base, dict) and isinstance(value, dict):
+            merged[key] = merge_options(base, value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def _one_sentence(exc: ValidationError) -> str:

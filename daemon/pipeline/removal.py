@@ -1,9 +1,11 @@
 """The background-removal port: what the pipeline needs from a remover, and the `none` remover.
 
-A remover is asked with a `RemovalPlan` (which provider mode, how large an upload) and answers with
-a `Removal`: the provider's PNG, either an RGBA cutout or a single-channel mask for the original.
-The pipeline decodes that PNG and applies it (a mask is scaled to the decoded original), so a
-remover does only I/O, and the cache can keep the provider's answer byte for byte.
+A remover is asked with a `RemovalPlan` (which provider mode, how large an upload) and an `Upload`
+(the bytes and their content type), and answers with a `Removal`: the provider's PNG, either an
+RGBA cutout or a single-channel mask for the original, and whether the provider changed colours
+(a blurred licence plate). The pipeline decodes that PNG and applies it, branching on those two
+facts only, never on a provider's mode name, so a remover does only I/O and the cache can keep
+the provider's answer byte for byte.
 """
 
 from __future__ import annotations
@@ -24,6 +26,21 @@ class RemovalPlan:
     mode: str
     # The upload's long edge is scaled down to at most this many pixels (None: send as decoded).
     max_upload_side: int | None = None
+    # This mode paints on the photo (a blurred plate): its answer's colours must be kept.
+    repaints: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """What a remover sends: the encoded image and its content type."""
+
+    data: bytes
+    content_type: str  # image/jpeg, or image/png when the photo has transparency
+
+    @property
+    def filename(self) -> str:
+        """A file name for multipart forms, its extension matching the content type."""
+        return "image.png" if self.content_type == "image/png" else "image.jpg"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +51,8 @@ class Removal:
     png: bytes
     provider: str
     mode: str
+    # The provider changed colours (a blurred plate): a cutout's pixels replace the photo's.
+    repainted: bool = False
 
 
 class BackgroundRemover(Protocol):
@@ -48,7 +67,7 @@ class BackgroundRemover(Protocol):
         """The call these options need, or None when no call is needed (nothing to remove)."""
         ...
 
-    async def remove(self, upload: bytes, plan: RemovalPlan) -> Removal:
+    async def remove(self, upload: Upload, plan: RemovalPlan) -> Removal:
         """Send the (already downscaled) upload and return the provider's answer.
 
         Raises BackgroundRemovalFailed (permanent) or ProviderUnavailable/ProviderRateLimited
@@ -69,7 +88,7 @@ class NoRemover:
     def plan(self, options: ProcessingOptions) -> RemovalPlan | None:
         return None
 
-    async def remove(self, upload: bytes, plan: RemovalPlan) -> Removal:
+    async def remove(self, upload: Upload, plan: RemovalPlan) -> Removal:
         raise AssertionError("NoRemover.plan never asks for a call")
 
     async def aclose(self) -> None:

@@ -1,9 +1,11 @@
 """The shadow step, at output resolution.
 
-`contact` (the default) grounds a car: a soft ambient ellipse under the body, the alpha's footprint
-squashed flat, and a darker contact line where the tyres touch the ground. It is computed only in a
-band around the ground line and fades to nothing before the band's edge, so it never shows a
-clipping edge. `drop` is an offset, blurred copy of the silhouette, as in the plan.
+`contact` (the default) grounds a car in any view: ground.py finds where it meets the ground (the
+tyres' contact points; in a 3/4 view the far ones stand higher in the picture), and the shadow
+follows that ground: a soft ambient shade under the body, a denser one where the body is close to
+the ground, and a dark contact where a tyre touches it. It is computed only in a band around the
+ground line and fades to nothing before the band's edge, so it never shows a clipping edge.
+`drop` is an offset, blurred copy of the silhouette, as in the plan.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from daemon.pipeline.crop import Box, content_box
+from daemon.pipeline.ground import Ground, find_ground
 
 # Beyond this many sigmas a Gaussian tail is below 1/255 at our opacities: invisible.
 _TAIL = 2.5
@@ -63,102 +66,106 @@ def contact_room(width: int, blur: float | None) -> int:
 
 
 def add_contact_shadow(
-    canvas: Image.Image, content: Box, opacity: float, blur: float | None = None
+    canvas: Image.Image,
+    content: Box,
+    opacity: float,
+    blur: float | None = None,
+    *,
+    ground: Ground | None = None,
 ) -> Image.Image:
-    """Composite a contact shadow under the content (ground line = the content's bottom)."""
+    """Composite a contact shadow along the ground under the content (see ground.py).
+
+    `ground` defaults to the one found in the canvas's alpha; without a ground (nothing solid)
+    the canvas comes back unchanged.
+    """
     left, top, right, bottom = content
     width = right - left
     if width <= 0 or bottom <= top or opacity <= 0:
         return canvas
-    geo = ContactGeometry.for_width(width, blur)
-    band = (
-        max(0, left - geo.side),
-        max(0, bottom - geo.above),
-        min(canvas.width, right + geo.side),
-        min(canvas.height, bottom + geo.below),
-    )
-    bw, bh = band[2] - band[0], band[3] - band[1]
-    if bw <= 0 or bh <= 0:
+    if ground is None:
+        ground = find_ground(canvas.getchannel("A"), content)
+        if ground is None:
+            return canvas
+    shadow, origin = contact_shadow(ground, width, canvas.size, opacity, blur)
+    if shadow is None:
         return canvas
-    ground = bottom - band[1]  # ground line inside the band
-    x0 = left - band[0]
-    alpha = canvas.getchannel("A")
-
-    ambient = _ellipse(
-        bw,
-        bh,
-        x0 + width / 2,
-        ground - geo.ellipse_half_height * 0.3,
-        width * 0.5,
-        geo.ellipse_half_height,
-        geo.ambient_blur,
-    )
-    footprint = _footprint(alpha, content, band, ground, geo)
-    line = _contact_line(alpha, content, band, ground, geo)
-
-    # Screen the three layers: each darkens what the others left. The contact line is darker
-    # than the opacity alone would make it: that is where the tyre meets the floor.
-    soft = 1.0 - (1.0 - 0.55 * opacity * ambient) * (1.0 - 0.75 * opacity * footprint)
-    shade = 1.0 - (1.0 - soft) * (1.0 - min(1.0, 1.6 * opacity) * line)
-    shade *= _fade(bh, ground)
-    shadow_alpha = np.clip(shade * 255.0, 0, 255).astype(np.uint8)
-
-    shadow = Image.new("RGBA", (bw, bh), (0, 0, 0, 0))
-    shadow.putalpha(Image.fromarray(shadow_alpha, "L"))
+    band = (*origin, origin[0] + shadow.width, origin[1] + shadow.height)
     out = canvas.copy() if canvas.readonly else canvas
     out.paste(Image.alpha_composite(shadow, canvas.crop(band)), band[:2])
     return out
 
 
-def _ellipse(w: int, h: int, cx: float, cy: float, rx: float, ry: float, blur: float) -> np.ndarray:
-    ys, xs = np.ogrid[0:h, 0:w]
-    inside = ((xs - cx) / max(rx, 1.0)) ** 2 + ((ys - cy) / max(ry, 1.0)) ** 2 <= 1.0
-    return _blur(inside.astype(np.float32), blur)
+def contact_shadow(
+    ground: Ground,
+    width: int,
+    size: tuple[int, int],
+    opacity: float,
+    blur: float | None = None,
+) -> tuple[Image.Image | None, tuple[int, int]]:
+    """The shadow of a subject `width` px wide on `ground`: a black RGBA layer and its origin.
 
-
-def _footprint(
-    alpha: Image.Image, content: Box, band: Box, ground: int, geo: ContactGeometry
-) -> np.ndarray:
-    """The silhouette squashed flat onto the ground: column coverage, a few pixels tall."""
-    left, _top, right, _bottom = content
+    Three layers, each a band that follows the ground line: a wide ambient shade under the whole
+    car, a denser one where the body is close to the ground, and a dark contact where a tyre
+    touches it. Each column is shaded by how far the silhouette hangs above the ground there, so
+    a bumper in the air casts (almost) nothing and a far tyre higher in the picture is grounded
+    like a near one. Everything fades out before the band's edge: no clipping line.
+    """
+    geo = ContactGeometry.for_width(width, blur)
+    band = (
+        max(0, ground.left - geo.side),
+        max(0, math.floor(ground.highest) - geo.above),
+        min(size[0], ground.right + geo.side),
+        min(size[1], math.ceil(ground.lowest) + geo.below),
+    )
     bw, bh = band[2] - band[0], band[3] - band[1]
-    height = max(1, round(geo.ellipse_half_height * 0.6))
-    flat = alpha.crop(content).resize((right - left, height), Image.Resampling.BOX)
-    layer = np.zeros((bh, bw), np.float32)
-    y0 = max(0, ground - height // 2)
-    y1 = min(bh, y0 + height)
-    x0 = left - band[0]
-    layer[y0:y1, x0 : x0 + flat.width] = np.asarray(flat, np.float32)[: y1 - y0] / 255.0
-    return _blur(layer, geo.blur)
+    if bw <= 0 or bh <= 0:
+        return None, (0, 0)
+    # Per band column: the ground row (band coordinates) and the gap above it.
+    x0 = ground.left - band[0]
+    line = np.empty(bw, np.float64)
+    gap = np.full(bw, np.inf)
+    line[x0 : x0 + len(ground.line)] = ground.line - band[1]
+    line[:x0] = line[x0]
+    line[x0 + len(ground.line) :] = line[x0 + len(ground.line) - 1]
+    gap[x0 : x0 + len(ground.line)] = ground.gap()
+    rows = np.arange(bh, dtype=np.float64)[:, None]
+    below = rows - line[None, :]  # rows below the ground line (negative above it)
+
+    # The ambient shade: an ellipse-like spread over the car's length, weaker where the body is
+    # high above the ground.
+    centre = (ground.left + ground.right) / 2 - band[0]
+    half = max(1.0, width * 0.55)
+    spread = np.sqrt(np.clip(1.0 - ((np.arange(bw) - centre) / half) ** 2, 0.0, 1.0))
+    reach = np.where(np.isinf(gap), 0.0, np.exp(-np.minimum(gap, 1e6) / (0.15 * width)))
+    ambient = _band(below, -geo.ellipse_half_height, 0.7 * geo.ellipse_half_height)
+    ambient = _blur(ambient * (spread * reach)[None, :], geo.ambient_blur)
+    # Where the body is close to the ground (sills, tyres): denser, tighter.
+    near = np.where(np.isinf(gap), 0.0, np.exp(-np.minimum(gap, 1e6) / (0.04 * width)))
+    height = max(1.0, geo.ellipse_half_height * 0.6)
+    footprint = _blur(_band(below, -height, 0.5 * height) * near[None, :], geo.blur)
+    # The contact: where a tyre meets the ground (gap about 0), a thin dark line.
+    touch = np.clip(1.0 - gap / max(2.0, 0.006 * width), 0.0, 1.0) ** 2
+    line_h = max(1.0, geo.line_height)
+    contact = _band(below, -max(1.0, line_h / 2), line_h) * touch[None, :]
+    contact = _blur(contact, max(0.8, geo.line_height * 0.8))
+
+    # Screen the three layers: each darkens what the others left. The contact is darker than
+    # the opacity alone would make it: that is where the tyre meets the floor.
+    soft = 1.0 - (1.0 - 0.55 * opacity * ambient) * (1.0 - 0.75 * opacity * footprint)
+    shade = 1.0 - (1.0 - soft) * (1.0 - min(1.0, 1.6 * opacity) * contact)
+    # Fade below the ground, column by column, to nothing at the band's last row.
+    room = np.maximum(1.0, (bh - 1) - line)[None, :]
+    t = np.clip(below / room, 0.0, 1.0)
+    shade *= 1.0 - t * t * (3.0 - 2.0 * t)
+    shadow_alpha = np.clip(shade * 255.0, 0, 255).astype(np.uint8)
+    shadow = Image.new("RGBA", (bw, bh), (0, 0, 0, 0))
+    shadow.putalpha(Image.fromarray(shadow_alpha, "L"))
+    return shadow, (band[0], band[1])
 
 
-def _contact_line(
-    alpha: Image.Image, content: Box, band: Box, ground: int, geo: ContactGeometry
-) -> np.ndarray:
-    """Where the tyres touch: the bottom rows of the alpha, projected onto a thin dark line."""
-    left, top, right, bottom = content
-    bw, bh = band[2] - band[0], band[3] - band[1]
-    rows = max(2, round(geo.line_height * 3))
-    tyres = np.asarray(alpha.crop((left, max(top, bottom - rows), right, bottom)), np.float32)
-    coverage = tyres.max(axis=0) / 255.0
-    layer = np.zeros((bh, bw), np.float32)
-    line_h = max(1, round(geo.line_height))
-    # Mostly below the ground line: above it the tyre hides the line anyway.
-    y0 = max(0, ground - max(1, line_h // 2))
-    y1 = min(bh, ground + line_h)
-    x0 = left - band[0]
-    layer[y0:y1, x0 : x0 + coverage.shape[0]] = coverage
-    return _blur(layer, max(0.8, geo.line_height * 0.8))
-
-
-def _fade(height: int, ground: int) -> np.ndarray:
-    """1 down to the ground line, then a smooth fall to 0 at the band's last row."""
-    rows = np.ones((height, 1), np.float32)
-    span = height - ground
-    if span > 1:
-        t = np.linspace(0.0, 1.0, span, dtype=np.float32)
-        rows[ground:, 0] = 1.0 - t * t * (3.0 - 2.0 * t)  # smoothstep down
-    return rows
+def _band(below: np.ndarray, start: float, end: float) -> np.ndarray:
+    """1 where start <= rows below the ground line <= end, else 0 (float32)."""
+    return ((below >= start) & (below <= end)).astype(np.float32)
 
 
 def _blur(layer: np.ndarray, radius: float) -> np.ndarray:

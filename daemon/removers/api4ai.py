@@ -39,7 +39,7 @@ from daemon.errors import (
     ProviderUnavailable,
 )
 from daemon.pipeline.options import ProcessingOptions
-from daemon.pipeline.removal import Removal, RemovalKind, RemovalPlan
+from daemon.pipeline.removal import Removal, RemovalKind, RemovalPlan, Upload
 from daemon.settings import API4AI_CARS_URL, SettingsError
 
 if TYPE_CHECKING:
@@ -143,9 +143,14 @@ class Api4aiRemover:
         if not options.remove_background:
             return None
         mode = PLATE_MODE if options.hide_license_plate else MASK_MODE
-        return RemovalPlan(provider=self.provider, mode=mode, max_upload_side=self._max_upload_side)
+        return RemovalPlan(
+            provider=self.provider,
+            mode=mode,
+            max_upload_side=self._max_upload_side,
+            repaints=mode == PLATE_MODE,
+        )
 
-    async def remove(self, upload: bytes, plan: RemovalPlan) -> Removal:
+    async def remove(self, upload: Upload, plan: RemovalPlan) -> Removal:
         """Send the upload and return the provider's PNG; retries transient trouble in budget."""
         started = self._clock()
         attempt = 0
@@ -162,7 +167,13 @@ class Api4aiRemover:
                 await self._sleep(delay)
                 continue
             kind = _kind_of(plan.mode)
-            return Removal(kind=kind, png=png, provider=self.provider, mode=plan.mode)
+            return Removal(
+                kind=kind,
+                png=png,
+                provider=self.provider,
+                mode=plan.mode,
+                repainted=plan.repaints,
+            )
 
     async def aclose(self) -> None:
         """Close the connection pool (only when this remover created the client)."""
@@ -171,8 +182,7 @@ class Api4aiRemover:
 
     # One HTTP call.
 
-    async def _attempt(self, upload: bytes, mode: str) -> bytes:
-        filename, content_type = _describe_upload(upload)
+    async def _attempt(self, upload: Upload, mode: str) -> bytes:
         try:
             with anyio.fail_after(self._timeout):
                 async with self._client.stream(
@@ -180,7 +190,7 @@ class Api4aiRemover:
                     # httpx's params= would drop a query already in API4AI_URL; merge instead.
                     httpx.URL(self._url).copy_merge_params({"mode": mode}),
                     headers={"X-API-KEY": self._api_key, "Accept": "application/json"},
-                    files={"image": (filename, upload, content_type)},
+                    files={"image": (upload.filename, upload.data, upload.content_type)},
                 ) as response:
                     status = response.status_code
                     if status != 200:
@@ -358,14 +368,6 @@ def _sentence(text: object, limit: int = 200) -> str:
         return ""
     line = re.sub(r"\s+", " ", text).strip().rstrip(".")
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
-
-
-def _describe_upload(upload: bytes) -> tuple[str, str]:
-    if upload.startswith(PNG_SIGNATURE):
-        return "image.png", "image/png"
-    if upload[:4] == b"RIFF" and upload[8:12] == b"WEBP":
-        return "image.webp", "image/webp"
-    return "image.jpg", "image/jpeg"
 
 
 def _count(outcome: str) -> None:

@@ -15,7 +15,7 @@ from PIL import Image
 
 from daemon.pipeline import Limits, add_drop_shadow, auto_crop_with_padding
 from daemon.pipeline.options import ProcessingOptions
-from daemon.pipeline.removal import Removal, RemovalPlan
+from daemon.pipeline.removal import Removal, RemovalPlan, Upload
 from daemon.processing import process_source
 
 
@@ -86,8 +86,8 @@ class _MaskRemover:
     def plan(self, options: ProcessingOptions) -> RemovalPlan | None:
         return RemovalPlan(provider=self.provider, mode="fg-mask", max_upload_side=1024)
 
-    async def remove(self, upload: bytes, plan: RemovalPlan) -> Removal:
-        image = Image.open(io.BytesIO(upload)).convert("L")
+    async def remove(self, upload: Upload, plan: RemovalPlan) -> Removal:
+        image = Image.open(io.BytesIO(upload.data)).convert("L")
         mask = image.point(lambda v: 255 if v < 128 else 0)
         out = io.BytesIO()
         mask.save(out, format="PNG")

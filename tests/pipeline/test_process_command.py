@@ -77,4 +77,5 @@ def test_bad_options_are_one_line_naming_the_key(tmp_path: Path) -> None:
     car_cutout((300, 200), (50, 50, 250, 150)).save(tmp_path / "good.png")
     done = _run("good.png", "--out", "out", "--options", '{"padding": 3}', cwd=tmp_path)
     assert done.returncode == 1
-    assert done.stderr.strip() == "error: Unknown option 'padding'."
+    # Refused like every other failure: the file, the contract's code, the sentence.
+    assert done.stderr.strip() == "good.png: invalid_options: Unknown option 'padding'."

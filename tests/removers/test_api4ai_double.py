@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from daemon.errors import BackgroundRemovalFailed, ProviderRateLimited, ProviderUnavailable
-from daemon.pipeline.removal import RemovalPlan
+from daemon.pipeline.removal import RemovalPlan, Upload
 from daemon.removers.api4ai import Api4aiRemover
 from tests.doubles.api4ai import Api4aiDouble, Canned, estimate_mask
 from tests.removers.support import API_KEY, FakeTime
@@ -33,13 +33,13 @@ def double() -> Iterator[Api4aiDouble]:
         yield running
 
 
-def studio_photo() -> bytes:
+def studio_photo() -> Upload:
     """A grey backdrop with a red 'vehicle' at (20, 10)-(60, 30)."""
     image = Image.new("RGB", (80, 40), (190, 190, 195))
     image.paste((200, 30, 30), (20, 10, 60, 30))
     out = io.BytesIO()
     image.save(out, format="PNG")
-    return out.getvalue()
+    return Upload(out.getvalue(), "image/png")
 
 
 async def test_the_mask_marks_what_differs_from_the_backdrop(
@@ -138,7 +138,7 @@ def test_the_double_answers_like_the_api(double: Api4aiDouble) -> None:
             double.url,
             params={"mode": "fg-nothing"},
             headers={"X-API-KEY": API_KEY},
-            files={"image": studio_photo()},
+            files={"image": studio_photo().data},
         )
         undecodable = client.post(
             double.url,
@@ -150,7 +150,7 @@ def test_the_double_answers_like_the_api(double: Api4aiDouble) -> None:
             double.url,
             params={"mode": "fg-image"},
             headers={"X-API-KEY": API_KEY},
-            files={"image": ("car.png", studio_photo(), "image/png")},
+            files={"image": ("car.png", studio_photo().data, "image/png")},
         )
     assert missing.status_code == 401
     assert wrong_mode.status_code == 400
@@ -176,8 +176,9 @@ def test_the_double_runs_as_a_command() -> None:
         base = url.removesuffix("/img-bg-removal/v1/cars/results")
         with httpx.Client(timeout=10) as client:
             script = client.post(f"{base}/_double/script", json=[{"kind": "failure"}])
-            first = client.post(url, params={"mode": "fg-mask"}, files={"image": studio_photo()})
-            second = client.post(url, params={"mode": "fg-mask"}, files={"image": studio_photo()})
+            photo = {"image": studio_photo().data}
+            first = client.post(url, params={"mode": "fg-mask"}, files=photo)
+            second = client.post(url, params={"mode": "fg-mask"}, files=photo)
             stats = client.get(f"{base}/_double/stats").json()
         assert script.status_code == 204
         assert first.json()["results"][0]["status"]["code"] == "failure"

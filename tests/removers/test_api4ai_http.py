@@ -23,7 +23,7 @@ from daemon.errors import (
     ProviderUnavailable,
 )
 from daemon.pipeline.options import ProcessingOptions
-from daemon.pipeline.removal import RemovalPlan
+from daemon.pipeline.removal import RemovalPlan, Upload
 from daemon.removers.api4ai import Api4aiRemover, parse_retry_after
 from tests.doubles.api4ai import parse_multipart
 from tests.removers.support import API_KEY, FakeTime, jpeg_bytes, png_bytes
@@ -58,6 +58,10 @@ def failure_body(message: str) -> dict[str, Any]:
     return {"results": [{"status": {"code": "failure", "message": message}, "entities": []}]}
 
 
+def jpeg_upload() -> Upload:
+    return Upload(jpeg_bytes(), "image/jpeg")
+
+
 def calls(outcome: str) -> float:
     value = metrics.REGISTRY.get_sample_value("api4ai_calls_total", {"outcome": outcome})
     return value or 0.0
@@ -74,7 +78,11 @@ def test_plan_picks_the_mask_unless_the_plate_must_be_blurred(
     make_remover: MakeRemover, options: dict[str, Any], mode: str
 ) -> None:
     plan = make_remover(max_upload_side=3000).plan(ProcessingOptions.model_validate(options))
-    assert plan == RemovalPlan(provider="api4ai", mode=mode, max_upload_side=3000)
+    # Only the plate mode paints on the photo: its colours must be kept.
+    repaints = mode == "fg-image-hideclp"
+    assert plan == RemovalPlan(
+        provider="api4ai", mode=mode, max_upload_side=3000, repaints=repaints
+    )
 
 
 def test_plan_is_none_without_background_removal(make_remover: MakeRemover) -> None:
@@ -90,7 +98,7 @@ async def test_sends_the_photo_as_multipart_image_with_key_and_mode(
 ) -> None:
     mask = png_bytes("L")
     httpx_mock.add_response(url=f"{URL}?mode=fg-mask", method="POST", json=ok_body(mask))
-    upload = jpeg_bytes()
+    upload = jpeg_upload()
     before = calls("ok")
 
     removal = await make_remover().remove(upload, MASK_PLAN)
@@ -107,7 +115,7 @@ async def test_sends_the_photo_as_multipart_image_with_key_and_mode(
     assert request.url.params["mode"] == "fg-mask"
     content_type = request.headers["content-type"]
     assert content_type.startswith("multipart/form-data; boundary=")
-    assert parse_multipart(content_type, request.content) == {"image": upload}
+    assert parse_multipart(content_type, request.content) == {"image": upload.data}
     assert b'name="image"; filename="image.jpg"' in request.content
     assert b"Content-Type: image/jpeg" in request.content
     assert calls("ok") == before + 1
@@ -118,7 +126,7 @@ async def test_plate_mode_returns_the_cutout(
 ) -> None:
     cutout = png_bytes("RGBA", colour=(10, 20, 30, 255))
     httpx_mock.add_response(url=f"{URL}?mode=fg-image-hideclp", json=ok_body(cutout))
-    removal = await make_remover().remove(png_bytes("RGB"), PLATE_PLAN)
+    removal = await make_remover().remove(Upload(png_bytes("RGB"), "image/png"), PLATE_PLAN)
     assert (removal.kind, removal.png, removal.mode) == ("cutout", cutout, "fg-image-hideclp")
     request = httpx_mock.get_request()
     assert request is not None
@@ -128,7 +136,7 @@ async def test_plate_mode_returns_the_cutout(
 async def test_keeps_other_query_parameters_of_the_url(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(json=ok_body(png_bytes()))
     remover = Api4aiRemover(api_key=API_KEY, url=URL + "?representation=base64")
-    await remover.remove(jpeg_bytes(), MASK_PLAN)
+    await remover.remove(jpeg_upload(), MASK_PLAN)
     await remover.aclose()
     request = httpx_mock.get_request()
     assert request is not None
@@ -144,7 +152,7 @@ async def test_status_failure_is_permanent_with_the_providers_message(
     httpx_mock.add_response(json=failure_body("Failed to detect a car\n in the image."))
     before = calls("failure")
     with pytest.raises(BackgroundRemovalFailed) as caught:
-        await make_remover().remove(jpeg_bytes(), MASK_PLAN)
+        await make_remover().remove(jpeg_upload(), MASK_PLAN)
     assert caught.value.code == "background_removal_failed"
     assert not caught.value.retryable
     assert caught.value.message == (
@@ -160,7 +168,7 @@ async def test_status_failure_without_a_message(
 ) -> None:
     httpx_mock.add_response(json={"results": [{"status": {"code": "failure"}}]})
     with pytest.raises(BackgroundRemovalFailed, match="no reason given"):
-        await make_remover().remove(jpeg_bytes(), MASK_PLAN)
+        await make_remover().remove(jpeg_upload(), MASK_PLAN)
 
 
 # Retries.
@@ -174,7 +182,7 @@ async def test_retries_transient_statuses_then_succeeds(
     httpx_mock.add_response(status_code=status, json={"error": "busy"})
     httpx_mock.add_response(json=ok_body(png_bytes()))
 
-    removal = await make_remover().remove(jpeg_bytes(), MASK_PLAN)
+    removal = await make_remover().remove(jpeg_upload(), MASK_PLAN)
 
     assert removal.kind == "mask"
     assert len(httpx_mock.get_requests()) == 3
@@ -193,7 +201,7 @@ async def test_retries_timeouts_and_connection_errors(
     httpx_mock.add_response(json=ok_body(png_bytes()))
     before = (calls("timeout"), calls("connection_error"))
 
-    removal = await make_remover().remove(jpeg_bytes(), MASK_PLAN)
+    removal = await make_remover().remove(jpeg_upload(), MASK_PLAN)
 
     assert removal.png == png_bytes()
     assert len(httpx_mock.get_requests()) == 4
@@ -206,7 +214,7 @@ async def test_honours_retry_after_in_seconds(
     httpx_mock.add_response(status_code=429, headers={"Retry-After": "7"})
     httpx_mock.add_response(json=ok_body(png_bytes()))
     before = calls("rate_limited")
-    await make_remover().remove(jpeg_bytes(), MASK_PLAN)
+    await make_remover().remove(jpeg_upload(), MASK_PLAN)
     assert fake_time.sleeps == [7.0]
     assert calls("rate_limited") == before + 1
 
@@ -217,7 +225,7 @@ async def test_honours_retry_after_as_an_http_date(
     when = datetime.now(UTC) + timedelta(seconds=30)
     httpx_mock.add_response(status_code=503, headers={"Retry-After": format_datetime(when, True)})
     httpx_mock.add_response(json=ok_body(png_bytes()))
-    await make_remover().remove(jpeg_bytes(), MASK_PLAN)
+    await make_remover().remove(jpeg_upload(), MASK_PLAN)
     assert len(fake_time.sleeps) == 1
     assert 27 <= fake_time.sleeps[0] <= 30
 
@@ -229,7 +237,7 @@ async def test_rate_limited_past_the_budget_hands_the_wait_to_the_queue(
         httpx_mock.add_response(status_code=429, headers={"Retry-After": "4"})
 
     with pytest.raises(ProviderRateLimited) as caught:
-        await make_remover(retry_budget_seconds=10).remove(jpeg_bytes(), MASK_PLAN)
+        await make_remover(retry_budget_seconds=10).remove(jpeg_upload(), MASK_PLAN)
 
     # 429, wait 4, 429, wait 4, 429: a third wait would pass the 10 s budget.
     assert fake_time.sleeps == [4.0, 4.0]
@@ -245,7 +253,7 @@ async def test_a_retry_after_longer_than_the_budget_gives_up_at_once(
 ) -> None:
     httpx_mock.add_response(status_code=429, headers={"Retry-After": "120"})
     with pytest.raises(ProviderRateLimited) as caught:
-        await make_remover().remove(jpeg_bytes(), MASK_PLAN)
+        await make_remover().remove(jpeg_upload(), MASK_PLAN)
     assert caught.value.retry_after == 120.0
     assert fake_time.sleeps == []
 
@@ -255,7 +263,7 @@ async def test_server_errors_past_the_budget_are_provider_unavailable(
 ) -> None:
     httpx_mock.add_response(status_code=500, is_reusable=True)
     with pytest.raises(ProviderUnavailable) as caught:
-        await make_remover(retry_budget_seconds=5).remove(jpeg_bytes(), MASK_PLAN)
+        await make_remover(retry_budget_seconds=5).remove(jpeg_upload(), MASK_PLAN)
     assert caught.value.code == "provider_unavailable"
     assert caught.value.retryable
     assert "HTTP 500" in caught.value.message
@@ -272,7 +280,8 @@ async def test_attempts_are_capped_even_when_waits_are_short(
 ) -> None:
     httpx_mock.add_exception(httpx.ConnectError("refused"), is_reusable=True)
     with pytest.raises(ProviderUnavailable, match="connection failed"):
-        await make_remover(max_attempts=3, retry_budget_seconds=1e6).remove(jpeg_bytes(), MASK_PLAN)
+        remover = make_remover(max_attempts=3, retry_budget_seconds=1e6)
+        await remover.remove(jpeg_upload(), MASK_PLAN)
     assert len(httpx_mock.get_requests()) == 3
 
 
@@ -281,7 +290,7 @@ async def test_no_budget_means_one_attempt(
 ) -> None:
     httpx_mock.add_exception(httpx.ReadTimeout("slow"))
     with pytest.raises(ProviderUnavailable, match="no answer within 60 s"):
-        await make_remover(retry_budget_seconds=0).remove(jpeg_bytes(), MASK_PLAN)
+        await make_remover(retry_budget_seconds=0).remove(jpeg_upload(), MASK_PLAN)
     assert len(httpx_mock.get_requests()) == 1
 
 
@@ -308,7 +317,7 @@ async def test_malformed_answers_are_transient(
     httpx_mock.add_response(content=body, headers={"Content-Type": "application/json"})
     before = calls("bad_response")
     with pytest.raises(ProviderUnavailable) as caught:
-        await make_remover(max_attempts=1).remove(jpeg_bytes(), MASK_PLAN)
+        await make_remover(max_attempts=1).remove(jpeg_upload(), MASK_PLAN)
     assert caught.value.retryable
     assert caught.value.message.startswith("API4.ai is unavailable: an answer ")
     assert calls("bad_response") == before + 1
@@ -319,7 +328,7 @@ async def test_a_malformed_answer_is_retried_within_the_budget(
 ) -> None:
     httpx_mock.add_response(content=b"{not json")
     httpx_mock.add_response(json=ok_body(png_bytes()))
-    assert (await make_remover().remove(jpeg_bytes(), MASK_PLAN)).png == png_bytes()
+    assert (await make_remover().remove(jpeg_upload(), MASK_PLAN)).png == png_bytes()
 
 
 async def test_an_oversized_answer_is_not_read(
@@ -327,7 +336,7 @@ async def test_an_oversized_answer_is_not_read(
 ) -> None:
     httpx_mock.add_response(content=b"x" * 5000)
     with pytest.raises(ProviderUnavailable, match="an answer larger than 4096 bytes"):
-        await make_remover(max_attempts=1, max_response_bytes=4096).remove(jpeg_bytes(), MASK_PLAN)
+        await make_remover(max_attempts=1, max_response_bytes=4096).remove(jpeg_upload(), MASK_PLAN)
 
 
 async def test_a_huge_error_page_still_counts_as_the_server_error_it_is(
@@ -339,7 +348,7 @@ async def test_a_huge_error_page_still_counts_as_the_server_error_it_is(
     )
     before = calls("server_error")
     with pytest.raises(ProviderUnavailable, match="HTTP 502"):
-        await make_remover(max_attempts=1).remove(jpeg_bytes(), MASK_PLAN)
+        await make_remover(max_attempts=1).remove(jpeg_upload(), MASK_PLAN)
     assert calls("server_error") == before + 1
 
 
@@ -350,7 +359,7 @@ async def test_an_oversized_answer_without_a_length_is_cut_off(
     chunks = [b"y" * 1024 for _ in range(8)]
     httpx_mock.add_response(stream=IteratorStream(chunks))
     with pytest.raises(ProviderUnavailable, match="larger than"):
-        await make_remover(max_attempts=1, max_response_bytes=4096).remove(jpeg_bytes(), MASK_PLAN)
+        await make_remover(max_attempts=1, max_response_bytes=4096).remove(jpeg_upload(), MASK_PLAN)
 
 
 # Permanent refusals.
@@ -362,7 +371,7 @@ async def test_a_refused_key_is_permanent_and_never_echoed(
 ) -> None:
     httpx_mock.add_response(status_code=status, json={"error": f"Invalid key {API_KEY}"})
     with pytest.raises(BackgroundRemovalFailed) as caught:
-        await make_remover().remove(jpeg_bytes(), MASK_PLAN)
+        await make_remover().remove(jpeg_upload(), MASK_PLAN)
     assert caught.value.message == (
         f"API4.ai refused the API key (HTTP {status}); check API4AI_API_KEY and the "
         "subscription, then reprocess the job."
@@ -377,7 +386,7 @@ async def test_too_large_is_image_too_large(
 ) -> None:
     httpx_mock.add_response(status_code=413, text="Request Entity Too Large")
     with pytest.raises(ImageTooLarge, match="API4AI_MAX_UPLOAD_SIDE"):
-        await make_remover().remove(jpeg_bytes(), MASK_PLAN)
+        await make_remover().remove(jpeg_upload(), MASK_PLAN)
     assert len(httpx_mock.get_requests()) == 1
 
 
@@ -388,7 +397,7 @@ async def test_other_client_errors_pass_the_providers_words_without_the_key(
         status_code=400, json={"message": f"Unsupported image (key {API_KEY})."}
     )
     with pytest.raises(BackgroundRemovalFailed) as caught:
-        await make_remover().remove(jpeg_bytes(), MASK_PLAN)
+        await make_remover().remove(jpeg_upload(), MASK_PLAN)
     assert caught.value.message == (
         "API4.ai refused this image (HTTP 400): Unsupported image (key <redacted>)."
     )
@@ -397,7 +406,7 @@ async def test_other_client_errors_pass_the_providers_words_without_the_key(
 async def test_a_wrong_url_says_so(httpx_mock: HTTPXMock, make_remover: MakeRemover) -> None:
     httpx_mock.add_response(status_code=404, text="Not Found")
     with pytest.raises(BackgroundRemovalFailed, match="API4AI_URL"):
-        await make_remover().remove(jpeg_bytes(), MASK_PLAN)
+        await make_remover().remove(jpeg_upload(), MASK_PLAN)
 
 
 # The concurrency limit, the key's privacy, Retry-After parsing.
@@ -421,7 +430,7 @@ async def test_concurrency_is_limited_per_remover(
     remover = make_remover(concurrency=2)
     async with anyio.create_task_group() as group:
         for _ in range(6):
-            group.start_soon(remover.remove, jpeg_bytes(), MASK_PLAN)
+            group.start_soon(remover.remove, jpeg_upload(), MASK_PLAN)
     assert peak == 2
     assert len(httpx_mock.get_requests()) == 6
 

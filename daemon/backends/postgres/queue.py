@@ -122,6 +122,12 @@ class PostgresQueue:
         )
         return bool(rows and rows[0]["ok"])
 
+    async def preset(self, name: str) -> dict[str, Any] | None:
+        rows = await self._call(
+            "select options from public.processing_presets where name = %(n)s", {"n": name}
+        )
+        return dict(rows[0]["options"]) if rows else None
+
     async def ping(self) -> None:
         await self._call("select 1", {})
 

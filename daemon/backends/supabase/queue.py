@@ -93,6 +93,23 @@ class SupabaseQueue:
         )
         return data is True
 
+    async def preset(self, name: str) -> dict[str, Any] | None:
+        """The preset's options, read through PostgREST (the service role may read presets)."""
+        try:
+            response = await (
+                self._client.table("processing_presets")
+                .select("options")
+                .eq("name", name)
+                .limit(1)
+                .execute()
+            )
+        except Exception as exc:
+            raise classify_call_error(exc, call="processing_presets") from None
+        rows = response.data if isinstance(response.data, list) else []
+        first = rows[0] if rows else None
+        options = first.get("options") if isinstance(first, dict) else None
+        return dict(options) if isinstance(options, dict) else None
+
     async def ping(self) -> None:
         """One cheap RPC that changes nothing; raises QueueUnavailable or SupabaseAuthError."""
         await self._call("heartbeat_processing_job", {"job_id": _NIL, "lease_token": _NIL})

@@ -133,6 +133,24 @@ class SupabaseStore:
                 offset += LIST_PAGE
         return sorted(found)
 
+    async def version(self, bucket: str, path: str) -> str | None:
+        """The object's id and update time, from a listing of its folder (Storage gives a new
+        id and updated_at when an object is replaced)."""
+        folder, _, name = path.strip("/").rpartition("/")
+        try:
+            entries = await self._client.storage.from_(bucket).list(
+                folder, {"limit": LIST_PAGE, "offset": 0, "search": name}
+            )
+        except Exception as exc:
+            if _is_not_found(exc):
+                return None
+            raise _failed("read", bucket, path, exc) from None
+        for entry in entries:
+            if entry.get("name") == name and entry.get("id") is not None:
+                meta = entry.get("metadata") or {}
+                return f"{entry['id']}-{entry.get('updated_at')}-{meta.get('size')}"
+        return None
+
     def public_url(self, bucket: str, path: str) -> str:
         """`<url>/storage/v1/object/public/<bucket>/<path>`, as Storage serves public buckets."""
         return f"{self._public_base}/storage/v1/object/public/{quote(bucket)}/{quote(path)}"

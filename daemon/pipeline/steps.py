@@ -1,0 +1,273 @@
+"""The pipeline as its own table of contents: one ordered list of steps, one signature.
+
+    download -> decode -> prepare_upload -> remove_background -> apply_removal -> crop
+             -> shadow -> compose -> variants -> watermark -> encode -> upload
+
+Every step takes the `Work` of one photo and fills in what it makes. Its entry says the stage it
+reports (the contract's stage names), the progress bar's value when it starts and its timing
+key, so those three never disagree; `runner.py` runs the list and owns what every step shares.
+Three steps are I/O (`io=True`): the caller performs them through its own ports (the job
+lifecycle: the object store and the remover; `process`: files), so everything here stays pure.
+Adding a step is adding a line to PIPELINE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+
+from daemon.pipeline.assets import Asset, Assets
+from daemon.pipeline.backdrop import on_backdrop
+from daemon.pipeline.crop import Box
+from daemon.pipeline.cutout import Layers, removal_layers, removal_upload
+from daemon.pipeline.decode import Source, decode_source
+from daemon.pipeline.encode import encode as encode_variant
+from daemon.pipeline.encode import flatten
+from daemon.pipeline.ground import Ground, find_ground
+from daemon.pipeline.guard import Limits
+from daemon.pipeline.layout import Layout, plan_layout
+from daemon.pipeline.options import ProcessingOptions
+from daemon.pipeline.removal import Removal, RemovalPlan, Upload
+from daemon.pipeline.sample import room_for_contact_shadow, sample_window
+from daemon.pipeline.shadow import add_drop_shadow_at, contact_shadow
+from daemon.pipeline.variants import render_variants
+from daemon.pipeline.watermark import add_watermark
+
+Stage = str  # one of the contract's stage names (CONTRACT.md section 1, `stage`)
+
+
+@dataclass(frozen=True)
+class EncodedVariant:
+    """One rendered output, encoded."""
+
+    name: str
+    data: bytes
+    width: int
+    height: int
+    format: str  # webp | avif | png | jpeg
+    extension: str
+    content_type: str
+
+
+@dataclass
+class Work:
+    """One photo on its way through the pipeline: each step reads what earlier ones made."""
+
+    options: ProcessingOptions
+    limits: Limits = field(default_factory=Limits)
+    assets: Assets = field(default_factory=Assets)
+    plan: RemovalPlan | None = None  # the remover's call, when the options ask for one
+    data: bytes | None = None  # the original's bytes (download)
+    source: Source | None = None  # decode
+    upload: Upload | None = None  # prepare_upload
+    removal: Removal | None = None  # remove_background
+    cache_hit: bool = False  # remove_background answered from the cache
+    layers: Layers | None = None  # apply_removal (or the decoded image alone)
+    layout: Layout | None = None  # crop
+    canvas: Image.Image | None = None  # crop, then shadow and compose draw on it
+    subject: Box | None = None  # the vehicle's box on the canvas
+    ground: Ground | None = None  # where it meets the ground (None: no ground in the photo)
+    shift: tuple[int, int] = (0, 0)  # where a drop shadow moved the canvas's origin
+    has_shadow: bool = False
+    canvas_size: tuple[int, int] | None = None  # what the variants were made from
+    images: dict[str, Image.Image] = field(default_factory=dict)  # variants, before encoding
+    variants: dict[str, EncodedVariant] = field(default_factory=dict)
+    timings: dict[str, int] = field(default_factory=dict)  # ms per step
+    extra: dict[str, Any] = field(default_factory=dict)  # what an I/O step wants in the report
+
+    def need(self, name: str) -> Any:
+        """What an earlier step made; a step run out of order is a bug, said plainly."""
+        value = getattr(self, name)
+        if value is None:
+            raise RuntimeError(f"pipeline step order: {name} is not there yet")
+        return value
+
+    def need_asset(self, role: str) -> Asset:
+        """The decoded backdrop or logo the options name (the download step supplies it)."""
+        asset: Asset | None = getattr(self.assets, role)
+        if asset is None:
+            raise RuntimeError(f"the {role} the options name was not supplied to the pipeline")
+        return asset
+
+
+def _always(_work: Work) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Step:
+    """One entry of the pipeline."""
+
+    name: str  # its timing key in result.metadata.timings
+    stage: Stage  # reported while it runs
+    progress: int  # the progress bar's value when it starts
+    run: Callable[[Work], None] | None = None  # None: an I/O step the caller performs
+    when: Callable[[Work], bool] = _always
+
+    @property
+    def io(self) -> bool:
+        return self.run is None
+
+
+# -- the pure steps, in pipeline order ------------------------------------------------------------
+
+
+def decode(work: Work) -> None:
+    """Guard, decode (reduced on load), orient and convert to sRGB."""
+    work.source = decode_source(work.need("data"), work.options, work.limits)
+    work.data = None  # the bytes are the caller's to keep; the pipeline is done with them
+
+
+def prepare_upload(work: Work) -> None:
+    """What the remover is sent: the upright image, downscaled to its limit."""
+    work.upload = removal_upload(work.need("source"), work.need("plan"))
+
+
+def apply_removal(work: Work) -> None:
+    """The provider's cutout or mask over the decoded image (the mask kept apart until crop)."""
+    work.layers = removal_layers(work.need("source").image, work.need("removal"))
+    work.upload = None
+
+
+def crop(work: Work) -> None:
+    """The crop, frame or backdrop window, resampled once onto the canvas at output size."""
+    source: Source = work.need("source")
+    layers = work.layers or Layers(source.image)
+    work.layers = layers
+    options = work.options
+    content = layers.content_box()
+    backdrop = work.assets.backdrop if options.backdrop is not None else None
+    layout = plan_layout(
+        layers.size, content, options, backdrop.size if backdrop is not None else None
+    )
+    wants_shadow = options.add_shadow and layers.transparent and content is not None
+    if (
+        wants_shadow
+        and content is not None
+        and options.frame is None
+        and backdrop is None
+        and options.shadow.style == "contact"
+    ):
+        layout = room_for_contact_shadow(layout, content, options)
+    work.layout = layout
+    work.canvas = sample_window(layers, layout)
+    if wants_shadow and content is not None:
+        box = layout.to_canvas(content)
+        canvas = work.canvas
+        work.subject = (
+            max(0, box[0]),
+            max(0, box[1]),
+            min(canvas.width, box[2]),
+            min(canvas.height, box[3]),
+        )
+        # A subject cut off by the photo's bottom edge (a detail, an interior) has no ground
+        # in the picture: a shadow there would be a band across the frame.
+        cut_off = content[3] >= layers.size[1] - 1
+        work.ground = find_ground(canvas.getchannel("A"), work.subject, cut_off=cut_off)
+
+
+def _shadow_wanted(work: Work) -> bool:
+    return work.subject is not None and (
+        work.ground is not None or work.options.shadow.style == "drop"
+    )
+
+
+def shadow(work: Work) -> None:
+    """The contact shadow along the ground, or the drop shadow (an offset copy)."""
+    canvas: Image.Image = work.need("canvas")
+    left, _top, right, _bottom = work.need("subject")
+    style = work.options.shadow
+    if style.style == "contact":
+        layer, origin = contact_shadow(
+            work.need("ground"), right - left, canvas.size, style.opacity, style.blur
+        )
+        if layer is None:
+            return
+        band = (*origin, origin[0] + layer.width, origin[1] + layer.height)
+        canvas.paste(Image.alpha_composite(layer, canvas.crop(band)), origin)
+        work.has_shadow = True
+        return
+    grown, origin = add_drop_shadow_at(
+        canvas, style.opacity, style.blur, style.offset, width=right - left
+    )
+    work.has_shadow = True
+    if work.options.frame is not None or work.options.backdrop is not None:
+        # A fixed canvas keeps its window; the shadow falls within its margins.
+        x, y = origin
+        work.canvas = grown.crop((x, y, x + canvas.width, y + canvas.height))
+    else:
+        work.canvas, work.shift = grown, origin
+
+
+def compose(work: Work) -> None:
+    """Onto the backdrop, or flattened onto the background colour; else left transparent."""
+    canvas: Image.Image = work.need("canvas")
+    if work.options.backdrop is not None:
+        work.canvas = on_backdrop(canvas.convert("RGBA"), work.need_asset("backdrop"))
+    elif work.options.background is not None:
+        work.canvas = flatten(canvas, _hex(work.options.background))
+
+
+def variants(work: Work) -> None:
+    """Every variant of the canvas, each resized from the smallest larger one already made."""
+    fill = _hex(work.options.background) if work.options.background else None
+    canvas: Image.Image = work.need("canvas")
+    work.images = render_variants(canvas, work.options.variants, fill)
+    work.canvas_size = canvas.size
+
+
+def watermark(work: Work) -> None:
+    """The logo on every variant, placed by the variant's own size."""
+    logo = work.need_asset("logo")
+    marking = work.options.watermark
+    assert marking is not None  # the step's `when`
+    # Two variants of the same size share one image: mark it once. The canvas itself is
+    # copied first, since a variant that needs no resize is the canvas.
+    marked: dict[int, Image.Image] = {}
+    for image in work.images.values():
+        if id(image) not in marked:
+            own = image.copy() if image is work.canvas or image.readonly else image
+            add_watermark(own, logo, marking)
+            marked[id(image)] = own
+    work.images = {name: marked[id(image)] for name, image in work.images.items()}
+
+
+def encode(work: Work) -> None:
+    """Each variant in its format."""
+    for spec in work.options.variants:
+        image = work.images[spec.name]
+        work.variants[spec.name] = EncodedVariant(
+            name=spec.name,
+            data=encode_variant(image, spec),
+            width=image.width,
+            height=image.height,
+            format=spec.format,
+            extension=spec.extension,
+            content_type=spec.content_type,
+        )
+    work.images = {}
+    work.canvas = None  # nothing draws after this: let the memory go before the upload
+
+
+PIPELINE: tuple[Step, ...] = (
+    Step("download", "downloading", 5),
+    Step("decode", "downloading", 12, decode),
+    Step("prepare_upload", "downloading", 15, prepare_upload, when=lambda w: w.plan is not None),
+    Step("remove_background", "removing_background", 20, when=lambda w: w.plan is not None),
+    Step("apply_removal", "removing_background", 55, apply_removal, when=lambda w: bool(w.removal)),
+    Step("crop", "cropping", 60, crop),
+    Step("shadow", "shadowing", 70, shadow, when=_shadow_wanted),
+    Step("compose", "rendering", 78, compose),
+    Step("variants", "rendering", 80, variants),
+    Step("watermark", "rendering", 85, watermark, when=lambda w: bool(w.options.watermark)),
+    Step("encode", "rendering", 86, encode),
+    Step("upload", "uploading", 90),
+)
+
+
+def _hex(colour: str) -> tuple[int, int, int]:
+    value = int(colour[1:], 16)
+    return (value >> 16) & 255, (value >> 8) & 255, value & 255
