@@ -270,10 +270,16 @@ def test_presets_are_checked_in_the_page_saved_edited_and_used_to_reprocess_a_ve
 
 
 def assert_preset_outcome(page: Page, job: Any, row: dict[str, Any]) -> None:
-    """What the daemon made of the preset, as the page shows it."""
-    assert row["status"] == "failed", row
-    assert row["error"]["code"] == "invalid_options"
-    expect(job.get_by_role("alert")).to_contain_text("invalid_options")
+    """The daemon resolved the preset at claim time: its options, under its name, in the result;
+    the page shows the new revision's variant."""
+    assert row["status"] == "succeeded", row["error"]
+    meta = row["result"]["metadata"]
+    assert meta["preset"] == "showroom"
+    assert meta["options"]["padding_percent"] == 0.1
+    assert meta["options"]["background"] == "#ffffff"
+    detail = row["result"]["variants"]["detail"]["url"]
+    assert f"/r{row['revision']}/" in detail
+    expect(job.get_by_role("img", name="Processed showroom.jpg")).to_have_attribute("src", detail)
 
 
 def test_on_a_phone_the_console_fits_the_screen(page: Page, stack: Stack) -> None:
