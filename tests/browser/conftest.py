@@ -67,7 +67,9 @@ class Stack:
         )
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps its event loop running in this thread
+# while it is open, and asyncio tests elsewhere cannot start theirs until it is closed.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(
