@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, WebSocket, expect, sync_playwright
 
 from daemon.commands.console import local_modules_installed
 from tests.daemon.harness import Daemon, Env
@@ -163,11 +164,25 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     page.on("console", lambda message: print(f"console.{message.type}: {message.text}"))
     page.on("requestfailed", lambda r: print(f"request failed: {r.method} {r.url} {r.failure}"))
     page.on("response", lambda r: r.status >= 400 and print(f"HTTP {r.status}: {r.url}"))
+    page.on("websocket", _trace_websocket)
     try:
         yield page
     finally:
         context.close()
     assert errors == [], errors
+
+
+def _trace_websocket(ws: WebSocket) -> None:
+    """Realtime's frames, printed when a test fails (timestamps show who waited for whom)."""
+
+    def log(direction: str, payload: str | bytes) -> None:
+        text = payload if isinstance(payload, str) else repr(payload)
+        print(f"{time.monotonic():.3f} ws {direction} {text[:300]}")
+
+    print(f"{time.monotonic():.3f} ws open {ws.url.split('?')[0]}")
+    ws.on("framesent", lambda payload: log(">", payload))
+    ws.on("framereceived", lambda payload: log("<", payload))
+    ws.on("close", lambda _ws: print(f"{time.monotonic():.3f} ws closed"))
 
 
 def shot(page: Page, name: str) -> Path:

@@ -45,9 +45,12 @@ export class VehicleJobs {
   }
 
   start() {
+    // A topic of its own: a vehicle opened again must not get the channel being torn down
+    // (supabase-js hands back an existing channel of the same topic).
+    VehicleJobs.opened = (VehicleJobs.opened ?? 0) + 1;
     this.list.replaceChildren();
     this.channel = supabase
-      .channel(`vehicle:${this.vehicleId}`)
+      .channel(`vehicle:${this.vehicleId}:${VehicleJobs.opened}`)
       .on(
         'postgres_changes',
         { event: '*', schema: 'public', table: 'processing_jobs', filter: `vehicle_id=eq.${this.vehicleId}` },

@@ -14,6 +14,7 @@ const notice = byId('notice');
 
 let shownUser; // id of the user shown (null: nobody), so a token refresh changes nothing
 let vehicle = null; // VehicleJobs of the open vehicle
+let opened = 0; // vehicles opened so far: the latest open wins a race with an earlier one
 let queue = null;
 let presets = null;
 
@@ -37,7 +38,7 @@ async function show(session) {
   byId('who-email').textContent = user ? `Signed in as ${user.email}` : '';
   if (!user) {
     showOnly(signIn, notAdmin, app);
-    byId('email').focus();
+    if (document.activeElement === document.body) byId('email').focus();
     return;
   }
   let admin;
@@ -56,13 +57,15 @@ async function show(session) {
     return;
   }
   showOnly(app, signIn, notAdmin);
+  // The vehicle open before a reload, unless the admin opens one while this is loading.
+  const remembered = sessionStorage.getItem('vehicle');
+  const openedBefore = opened;
   queue = new QueueSummary({ say });
   queue.start();
   presets = new Presets({ say, onChange: fillSelects });
   await presets.load();
-  presets.edit(null);
-  const remembered = sessionStorage.getItem('vehicle');
-  if (remembered) openVehicle(remembered);
+  presets.edit(null, { focus: false });
+  if (remembered && opened === openedBefore) openVehicle(remembered);
 }
 
 async function closeAll() {
@@ -78,7 +81,11 @@ function fillSelects(list) {
 }
 
 async function openVehicle(id) {
-  await vehicle?.stop();
+  const mine = ++opened;
+  const previous = vehicle;
+  vehicle = null;
+  await previous?.stop();
+  if (mine !== opened) return; // another vehicle was opened meanwhile
   byId('vehicle-id').value = id;
   sessionStorage.setItem('vehicle', id);
   byId('vehicle-title').textContent = `Vehicle ${id}`;

@@ -47,7 +47,9 @@ export class Presets {
     this.onChange(data);
   }
 
-  edit(preset) {
+  /** Put a preset (or a blank one) in the form; `focus` only when the admin asked for it,
+   * never while the page loads (it would take the caret from wherever they are typing). */
+  edit(preset, { focus = true } = {}) {
     this.editing = preset?.name ?? null;
     this.title.textContent = preset ? `Edit preset ${preset.name}` : 'New preset';
     this.name.value = preset?.name ?? '';
@@ -55,7 +57,7 @@ export class Presets {
     this.options.value = JSON.stringify(preset?.options ?? {}, null, 2);
     this.status.textContent = '';
     this.check();
-    this.name.focus();
+    if (focus) this.name.focus();
   }
 
   /** Show what is wrong with the options; the save button waits until nothing is. */
