@@ -26,7 +26,7 @@ from daemon.pipeline.cutout import Layers, removal_layers, removal_upload
 from daemon.pipeline.decode import Source, decode_source
 from daemon.pipeline.encode import encode as encode_variant
 from daemon.pipeline.encode import flatten
-from daemon.pipeline.ground import Ground, find_ground
+from daemon.pipeline.ground import Ground, clear_below_ground, find_ground
 from daemon.pipeline.guard import Limits
 from daemon.pipeline.layout import Layout, plan_layout
 from daemon.pipeline.options import ProcessingOptions
@@ -143,14 +143,17 @@ def crop(work: Work) -> None:
     layout = plan_layout(
         layers.size, content, options, backdrop.size if backdrop is not None else None
     )
-    wants_shadow = options.add_shadow and layers.transparent and content is not None
-    if (
-        wants_shadow
+    # A subject cut off by the photo's bottom edge (a detail, an interior) has no ground in the
+    # picture: a contact shadow there would be a band across the frame.
+    cut_off = content is not None and content[3] >= layers.size[1] - 1
+    contact = options.shadow.style == "contact"
+    wants_shadow = (
+        options.add_shadow
+        and layers.transparent
         and content is not None
-        and options.frame is None
-        and backdrop is None
-        and options.shadow.style == "contact"
-    ):
+        and not (contact and cut_off)
+    )
+    if wants_shadow and content is not None and contact and options.frame is None and not backdrop:
         layout = room_for_contact_shadow(layout, content, options)
     work.layout = layout
     work.canvas = sample_window(layers, layout)
@@ -163,10 +166,10 @@ def crop(work: Work) -> None:
             min(canvas.width, box[2]),
             min(canvas.height, box[3]),
         )
-        # A subject cut off by the photo's bottom edge (a detail, an interior) has no ground
-        # in the picture: a shadow there would be a band across the frame.
-        cut_off = content[3] >= layers.size[1] - 1
-        work.ground = find_ground(canvas.getchannel("A"), work.subject, cut_off=cut_off)
+        work.ground = find_ground(canvas.getchannel("A"), work.subject)
+        if work.ground is not None and contact:
+            # The contact shadow replaces whatever floor shadow the cutout kept.
+            clear_below_ground(canvas, work.ground)
 
 
 def _shadow_wanted(work: Work) -> bool:
