@@ -95,7 +95,6 @@ def test_a_side_view_keeps_its_shadow_under_the_tyres_not_under_the_bumpers() ->
     car = np.asarray(render.cutout)[..., 3].astype(int)
     alpha = _shadow_alpha("side", frozenset())
     tyres = [_under(alpha, car, t.x, t.y) for t in render.tyres if t.visible]
-    left, _top, right, bottom = render.box
     # The bumpers' corners hang in the air at each end: no contact there, only a soft shade.
     columns = np.flatnonzero(car.max(axis=0) > 200)
     for x in (columns[0] + 3, columns[-1] - 3):
