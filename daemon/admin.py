@@ -177,18 +177,27 @@ class SupabaseAdmin:
     @asynccontextmanager
     async def _jobs(self) -> AsyncIterator[Callable[[], Any]]:
         """Fresh request builders on the processing_jobs table, from a client closed afterwards."""
+        from postgrest.exceptions import APIError
+
         from daemon.backends.supabase import RPC_TIMEOUT, make_client
-        from daemon.backends.supabase.errors import SupabaseQueueError, classify_call_error
+        from daemon.backends.supabase.errors import (
+            NETWORK_ERRORS,
+            SupabaseQueueError,
+            classify_api_error,
+            classify_network_error,
+        )
 
         client = make_client(self._url, self._key, RPC_TIMEOUT)
         try:
             yield lambda: client.table("processing_jobs")
-        except Exception as exc:
+        except APIError as exc:
             # One sentence for the person at the terminal: unreachable, wrong key, or refused.
-            error = classify_call_error(exc, call="processing_jobs")
+            error = classify_api_error(exc, call="processing_jobs")
             if isinstance(error, SupabaseQueueError):
                 raise QueueUnavailable(str(error)) from None
             raise error from None
+        except NETWORK_ERRORS as exc:
+            raise classify_network_error(exc, call="processing_jobs") from None
         finally:
             await client.postgrest.aclose()
 

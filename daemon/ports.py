@@ -11,9 +11,17 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
+from daemon.errors import QueueUnavailable
 from daemon.pipeline.removal import BackgroundRemover
 
-__all__ = ["BackgroundRemover", "ClaimedJob", "JobQueue", "ObjectStore", "Wakeups"]
+__all__ = [
+    "BackgroundRemover",
+    "ClaimedJob",
+    "JobQueue",
+    "ObjectStore",
+    "QueueUnavailable",
+    "Wakeups",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +59,9 @@ class ClaimedJob:
 class JobQueue(Protocol):
     """Thin calls of the contract's SQL functions (CONTRACT.md section 2).
 
-    Network and database failures raise daemon.errors.StorageFailed-like transient errors
-    (`QueueUnavailable`); a stale claim is an answer (False / None), not an exception.
+    An outage raises `QueueUnavailable`, a refused key `CredentialsRefused` (daemon.errors);
+    anything else that escapes is a bug. A stale claim is an answer (False / None), not an
+    exception.
     """
 
     async def claim(
@@ -96,7 +105,8 @@ class ObjectStore(Protocol):
     """Buckets of objects (Supabase Storage, or folders on disk)."""
 
     async def get(self, bucket: str, path: str) -> bytes:
-        """The object's bytes; raises SourceNotFound when it does not exist, StorageFailed else."""
+        """The object's bytes. Raises SourceNotFound when it does not exist, StorageFailed for an
+        outage, CredentialsRefused for a refused key."""
         ...
 
     async def put(
@@ -136,7 +146,3 @@ class Wakeups(Protocol):
         ...
 
     async def aclose(self) -> None: ...
-
-
-class QueueUnavailable(Exception):
-    """The queue could not be reached; the caller retries with backoff."""

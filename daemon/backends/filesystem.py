@@ -86,7 +86,10 @@ class FilesystemStore:
                 if p.is_file() and not p.name.startswith(".tmp-")
             )
 
-        return await anyio.to_thread.run_sync(walk)
+        try:
+            return await anyio.to_thread.run_sync(walk)
+        except OSError as exc:
+            raise StorageFailed(f"Listing {bucket}/{prefix} failed ({exc.strerror}).") from None
 
     def public_url(self, bucket: str, path: str) -> str:
         if self.public_base_url:

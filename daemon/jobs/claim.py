@@ -12,13 +12,13 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 from loguru import logger
 
 from daemon import metrics
-from daemon.errors import ProcessingError, as_processing_error
+from daemon.errors import CredentialsRefused, ProcessingError, as_processing_error
 from daemon.jobs.budget import PixelBudget
 from daemon.jobs.cache import CachedRemoval
 from daemon.jobs.memory import release_after
@@ -27,6 +27,9 @@ from daemon.pipeline import Limits, parse_options, probe
 from daemon.pipeline.removal import BackgroundRemover
 from daemon.ports import ClaimedJob, JobQueue, ObjectStore, QueueUnavailable
 from daemon.processing import process_source
+
+if TYPE_CHECKING:
+    from loguru import Logger
 
 T = TypeVar("T")
 
@@ -71,6 +74,10 @@ class ClaimRun:
     lost: bool = False
     release_requested: bool = False
     finished: bool = False
+    # A refused key (while running) ends the claim without a write: none could be made.
+    refused: CredentialsRefused | None = None
+    # A bug in the heartbeat loop: the job fails with internal_error, the traceback is logged.
+    bug: BaseException | None = None
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     _changed: anyio.Event = field(default_factory=anyio.Event)
     _loop_thread: int = field(default_factory=threading.get_ident)
@@ -118,6 +125,8 @@ async def execute_claim(run: ClaimRun, deps: ClaimDeps) -> str:
                 tg.start_soon(_heartbeat_loop, run, deps)
                 try:
                     result = await _process(run, deps, started)
+                except CredentialsRefused as exc:
+                    run.refused = exc
                 except Exception as exc:
                     error = as_processing_error(exc)
                     if not isinstance(exc, ProcessingError):
@@ -128,6 +137,29 @@ async def execute_claim(run: ClaimRun, deps: ClaimDeps) -> str:
     finally:
         metrics.active_processing.dec()
 
+    if run.bug is not None:
+        result, error = None, as_processing_error(run.bug)
+    try:
+        return await _record_end(run, deps, log, started, result, error)
+    except CredentialsRefused as exc:
+        run.refused = exc
+    # The worker says so once a minute for the whole process, not once per job.
+    log.debug("the key was refused: stopped without writing (the lease will run out)")
+    return "refused"
+
+
+async def _record_end(
+    run: ClaimRun,
+    deps: ClaimDeps,
+    log: Logger,
+    started: float,
+    result: dict[str, Any] | None,
+    error: ProcessingError | None,
+) -> str:
+    """The claim's one final write (complete, fail or release), or none when it is over."""
+    job = run.job
+    if run.refused is not None:
+        raise run.refused
     if run.lost:
         metrics.lease_losses.inc()
         log.warning("claim is over (cancelled, requeued or rescued); stopped without writing")
@@ -248,6 +280,15 @@ async def _heartbeat_loop(run: ClaimRun, deps: ClaimDeps) -> None:
             # Keep working: the lease may outlive a short outage; the final write is fenced anyway.
             logger.bind(job_id=str(job.id)).warning("heartbeat failed: {}", exc)
             continue
+        except CredentialsRefused as exc:
+            run.refused = exc
+            run.scope.cancel()
+            return
+        except Exception as exc:  # a bug, not an outage: fail the job with internal_error
+            logger.bind(job_id=str(job.id)).opt(exception=exc).error("heartbeat raised a bug")
+            run.bug = exc
+            run.scope.cancel()
+            return
         if not ok:
             run.lost = True
             run.scope.cancel()

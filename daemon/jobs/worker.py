@@ -125,10 +125,17 @@ class Worker:
                     jobs = await self.backend.queue.claim(
                         self.worker_id, free, self.config.lease_seconds
                     )
-                except Exception as exc:
+                except QueueUnavailable as exc:
                     self.health.queue_error = str(exc) or type(exc).__name__
-                    level = "WARNING" if isinstance(exc, QueueUnavailable) else "ERROR"
-                    logger.log(level, "claim failed: {}; retrying in {:.1f} s", exc, backoff)
+                    logger.warning("claim failed: {}; retrying in {:.1f} s", exc, backoff)
+                    await _sleep_or_stop(stop, backoff)
+                    backoff = min(backoff * 2, self.config.poll_interval)
+                    continue
+                except Exception as exc:  # a bug, not an outage: say so with its traceback
+                    self.health.queue_error = f"bug: {type(exc).__name__}"
+                    logger.opt(exception=exc).error(
+                        "claim raised a bug; retrying in {:.1f} s", backoff
+                    )
                     await _sleep_or_stop(stop, backoff)
                     backoff = min(backoff * 2, self.config.poll_interval)
                     continue
@@ -161,11 +168,15 @@ class Worker:
     async def _execute(self, run: ClaimRun) -> None:
         try:
             await execute_claim(run, self._deps)
-        except Exception as exc:
+        except QueueUnavailable as exc:
             logger.bind(job_id=str(run.job.id)).error(
                 "could not record the end of the job ({}); its lease will run out and it will be "
                 "claimed again",
                 exc,
+            )
+        except Exception as exc:  # a bug in the final write: the lease runs out as above
+            logger.bind(job_id=str(run.job.id)).opt(exception=exc).error(
+                "recording the end of the job raised a bug; its lease will run out"
             )
         finally:
             self.active.pop(run.job.id, None)
@@ -195,8 +206,8 @@ class Worker:
             try:
                 async for reason in wakeups.hints():
                     self.wake("listen", reason)
-            except Exception as exc:
-                logger.warning("wake-up source failed ({}); relying on the poll", exc)
+            except Exception as exc:  # adapters end their stream on an outage; this is a bug
+                logger.opt(exception=exc).error("wake-up source raised a bug; relying on the poll")
             await anyio.sleep(self.config.poll_interval)
 
 

@@ -194,6 +194,10 @@ class Api4aiRemover:
             _count("connection_error")
             reason = f"connection failed ({type(exc).__name__})"
             raise _Transient("connection_error", reason) from None
+        except httpx.DecodingError:  # a body that its Content-Encoding cannot decode
+            _count("bad_response")
+            raise _Transient("bad_response", "an answer that could not be decoded") from None
+        # Anything else raised above is a bug, and propagates as one (internal_error).
         return self._parse(body)
 
     async def _read_capped(self, response: httpx.Response, *, limit: int) -> bytes:

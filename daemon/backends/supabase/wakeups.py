@@ -24,9 +24,11 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
+import websockets.exceptions
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from loguru import logger
 from realtime import AsyncRealtimeChannel, AsyncRealtimeClient
+from realtime.exceptions import AuthorizationError, NotConnectedError, RealtimeHTTPError
 
 TABLE = "processing_jobs"
 SCHEMA = "public"
@@ -38,6 +40,15 @@ BINDINGS: tuple[tuple[str, str | None, str], ...] = (
 )
 # Hints are interchangeable: when the consumer is this far behind, dropping more loses nothing.
 HINT_BUFFER = 64
+# What realtime-py and websockets raise when the server or the path to it fails: an outage.
+REALTIME_ERRORS = (
+    OSError,
+    TimeoutError,
+    websockets.exceptions.WebSocketException,
+    NotConnectedError,
+    AuthorizationError,
+    RealtimeHTTPError,
+)
 
 
 class _ToLoguru(logging.Handler):
@@ -205,10 +216,11 @@ class SupabaseWakeups:
             try:
                 await self._connect()
                 reason = await self._watch()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # any failure means: rebuild
+            except REALTIME_ERRORS as exc:
                 reason = f"{type(exc).__name__} while subscribing"
+            except Exception as exc:  # a bug: said with its traceback; the poll goes on
+                logger.opt(exception=exc).error("Realtime watchdog raised a bug; rebuilding")
+                reason = f"a bug ({type(exc).__name__})"
             if self._closed:
                 return
             await self._teardown()
