@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from uuid import UUID
 
 from daemon.errors import QueueUnavailable
@@ -17,6 +17,8 @@ from daemon.pipeline.removal import BackgroundRemover
 __all__ = [
     "BackgroundRemover",
     "ClaimedJob",
+    "Hint",
+    "JobChange",
     "JobQueue",
     "ObjectStore",
     "QueueUnavailable",
@@ -134,11 +136,46 @@ class ObjectStore(Protocol):
     async def aclose(self) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class JobChange:
+    """A job that a hint source saw cancelled or requeued.
+
+    `revision` is the row's revision after the change when the source says it (Realtime sends
+    the row), None when it does not (NOTIFY sends only the ids of cancelled rows).
+    """
+
+    job_id: UUID
+    status: Literal["queued", "cancelled"]
+    revision: int | None = None
+
+    def verdict(self, claimed_revision: int) -> Literal["stale", "check", "ignore"]:
+        """What this change says of a claim of the job at `claimed_revision`.
+
+        stale: the claim is over for sure (cancelled at its revision, or requeued past it);
+        ignore: the change is older than the claim; check: ask the heartbeat, the only truth.
+        """
+        if self.revision is None:
+            return "check"
+        if self.revision < claimed_revision:
+            return "ignore"
+        if self.status == "cancelled" or self.revision > claimed_revision:
+            return "stale"
+        return "check"  # queued at the claim's own revision: a release or a rescue's retry
+
+
+@dataclass(frozen=True, slots=True)
+class Hint:
+    """One wake-up: there may be work, and these jobs were cancelled or requeued."""
+
+    reason: str  # "insert", "queued", "cancelled", "resubscribed", "notify", ...
+    changes: tuple[JobChange, ...] = ()
+
+
 class Wakeups(Protocol):
     """Hints that there may be work: an async stream, never the source of truth."""
 
-    def hints(self) -> AsyncIterator[str]:
-        """Yields a short reason ("insert", "queued", "cancelled", "resubscribed", ...) per hint."""
+    def hints(self) -> AsyncIterator[Hint]:
+        """Yields one Hint per wake-up; a source ends or reconnects on its own outages."""
         ...
 
     async def healthy(self) -> bool:

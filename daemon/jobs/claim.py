@@ -105,6 +105,18 @@ class ClaimRun:
             await self._changed.wait()
         self._changed = anyio.Event()
 
+    def stop_by_hint(self) -> None:
+        """A hint says this claim is over (cancelled, requeued): stop at once and write nothing,
+        exactly as after a heartbeat that answered false."""
+        if self.finished:
+            return  # the final write is under way; its fence decides
+        self.lost = True
+        self.scope.cancel()
+
+    def check_now(self) -> None:
+        """Heartbeat now, not at the next interval: a hint may concern this claim."""
+        self._changed.set()
+
     def stop_for_release(self) -> None:
         """Shutdown: stop working on this job and give it back to the queue."""
         self.release_requested = True

@@ -21,7 +21,7 @@ from daemon.jobs.budget import PixelBudget
 from daemon.jobs.claim import ClaimDeps, ClaimRun, execute_claim
 from daemon.pipeline import Limits
 from daemon.pipeline.removal import BackgroundRemover
-from daemon.ports import QueueUnavailable
+from daemon.ports import Hint, QueueUnavailable
 from daemon.settings import Settings
 
 # Coalesce a burst of hints into one claim.
@@ -93,6 +93,24 @@ class Worker:
         """A hint that there may be work (LISTEN, Realtime, a webhook)."""
         metrics.wakeups.labels(source=source, reason=reason).inc()
         self._wake.set()
+
+    def on_hint(self, hint: Hint, source: str = "listen") -> None:
+        """A hint from a wake-up source: wake the claim loop, and stop the claims it says are
+        over at once (no provider call, no upload). A change that cannot tell (no revision)
+        makes that claim heartbeat now: the heartbeat stays the single source of truth."""
+        self.wake(source, hint.reason)
+        for change in hint.changes:
+            run = self.active.get(change.job_id)
+            if run is None:
+                continue
+            verdict = change.verdict(run.job.revision)
+            if verdict == "stale":
+                logger.bind(job_id=str(change.job_id)).info(
+                    "{} while in stage {}: stopping now", change.status, run.stage
+                )
+                run.stop_by_hint()
+            elif verdict == "check":
+                run.check_now()
 
     async def run(self, stop: anyio.Event) -> None:
         """Claim and process jobs until `stop` is set, then shut down gracefully."""
@@ -204,8 +222,8 @@ class Worker:
         wakeups = self.backend.wakeups
         while True:
             try:
-                async for reason in wakeups.hints():
-                    self.wake("listen", reason)
+                async for hint in wakeups.hints():
+                    self.on_hint(hint)
             except Exception as exc:  # adapters end their stream on an outage; this is a bug
                 logger.opt(exception=exc).error("wake-up source raised a bug; relying on the poll")
             await anyio.sleep(self.config.poll_interval)

@@ -12,10 +12,13 @@ import json
 import random
 from collections.abc import AsyncIterator
 from typing import Any
+from uuid import UUID
 
 import anyio
 import psycopg
 from loguru import logger
+
+from daemon.ports import Hint, JobChange
 
 CHANNEL = "processing_jobs"
 
@@ -37,7 +40,7 @@ class PostgresWakeups:
         self._listening = False
         self._closed = False
 
-    async def hints(self) -> AsyncIterator[str]:
+    async def hints(self) -> AsyncIterator[Hint]:
         backoff = 0.5
         first = True
         while not self._closed:
@@ -46,7 +49,7 @@ class PostgresWakeups:
                 backoff = 0.5
                 if not first:
                     logger.info("LISTEN {} restored", CHANNEL)
-                    yield "resubscribed"
+                    yield Hint("resubscribed")
                 first = False
                 async for reason in self._listen():
                     yield reason
@@ -74,14 +77,14 @@ class PostgresWakeups:
         await self._conn.execute(f"LISTEN {CHANNEL}")
         self._listening = True
 
-    async def _listen(self) -> AsyncIterator[str]:
+    async def _listen(self) -> AsyncIterator[Hint]:
         conn = self._conn
         assert conn is not None
         while not self._closed:
             received = False
             async for notify in conn.notifies(timeout=self._check_interval):
                 received = True
-                yield _reason(notify.payload)
+                yield parse_notify(notify.payload)
             if not received:
                 # Silence: prove the connection is still alive before trusting it.
                 with anyio.fail_after(5):
@@ -102,9 +105,17 @@ class PostgresWakeups:
         await self._drop()
 
 
-def _reason(payload: str) -> str:
+def parse_notify(payload: str) -> Hint:
+    """The trigger's payload (`status`, and `cancelled_ids` for small cancels) as a Hint.
+
+    NOTIFY names only cancelled jobs, without their revision: each is checked by its claim's
+    heartbeat at once. A payload that is not the trigger's is still a hint that work may wait.
+    """
     try:
-        status = json.loads(payload).get("status")
-    except (ValueError, AttributeError):
-        return "notify"
-    return str(status) if status else "notify"
+        document = json.loads(payload)
+        status = document.get("status")
+        ids = document.get("cancelled_ids") or []
+        changes = tuple(JobChange(UUID(str(i)), "cancelled") for i in ids)
+    except (ValueError, AttributeError, TypeError):
+        return Hint("notify")
+    return Hint(str(status) if status else "notify", changes)
