@@ -17,8 +17,10 @@ from loguru import logger
 
 from daemon import metrics
 from daemon.backends import Backend
+from daemon.errors import CredentialsRefused
 from daemon.jobs.budget import PixelBudget
 from daemon.jobs.claim import ClaimDeps, ClaimRun, execute_claim
+from daemon.jobs.health_state import WorkerHealth
 from daemon.pipeline import Limits
 from daemon.pipeline.removal import BackgroundRemover
 from daemon.ports import Hint, QueueUnavailable
@@ -53,15 +55,6 @@ class WorkerConfig:
             output_bucket=settings.output_bucket,
             cache_bucket=settings.cache_bucket,
         )
-
-
-@dataclass
-class WorkerHealth:
-    """What /health reports: is the loop turning, and did the queue answer last time."""
-
-    last_tick: float = 0.0
-    queue_error: str | None = None
-    stopping: bool = False
 
 
 class Worker:
@@ -133,6 +126,12 @@ class Worker:
         backoff = 0.2
         while not stop.is_set():
             self.health.last_tick = time.monotonic()
+            if self.health.key_refused is not None:
+                # A refused key is no outage: claim nothing, probe the key once per poll.
+                await _sleep_or_stop(stop, self.config.poll_interval)
+                if not stop.is_set():
+                    await self._probe_key()
+                continue
             # A fresh event before counting capacity and claiming: a hint or a finished job from
             # now on wakes the next wait, and an old hint cannot keep a full worker spinning.
             self._wake = anyio.Event()
@@ -143,6 +142,9 @@ class Worker:
                     jobs = await self.backend.queue.claim(
                         self.worker_id, free, self.config.lease_seconds
                     )
+                except CredentialsRefused as exc:
+                    self.health.refuse_key(exc)
+                    continue
                 except QueueUnavailable as exc:
                     self.health.queue_error = str(exc) or type(exc).__name__
                     logger.warning("claim failed: {}; retrying in {:.1f} s", exc, backoff)
@@ -170,6 +172,18 @@ class Worker:
                 continue  # maybe more waiting: claim again at once while there is capacity
             await self._wait_for_work(stop)
 
+    async def _probe_key(self) -> None:
+        try:
+            await self.backend.queue.ping()
+        except CredentialsRefused as exc:
+            self.health.refuse_key(exc)
+        except QueueUnavailable:
+            pass  # an outage on top: the key is still unproven, so stay paused
+        except Exception as exc:
+            logger.opt(exception=exc).error("probing the key raised a bug")
+        else:
+            self.health.key_works()
+
     async def _wait_for_work(self, stop: anyio.Event) -> None:
         timeout = self.config.poll_interval * random.uniform(0.8, 1.2)
         with anyio.move_on_after(timeout):
@@ -186,6 +200,8 @@ class Worker:
     async def _execute(self, run: ClaimRun) -> None:
         try:
             await execute_claim(run, self._deps)
+            if run.refused is not None:
+                self.health.refuse_key(run.refused)
         except QueueUnavailable as exc:
             logger.bind(job_id=str(run.job.id)).error(
                 "could not record the end of the job ({}); its lease will run out and it will be "
