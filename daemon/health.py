@@ -66,7 +66,7 @@ class HealthServer:
         self.port = port
         self.webhook_secret = webhook_secret
         # The loop ticks at least once per poll interval; three missed ticks is a stall.
-        self.stall_after = stall_after or max(15.0, worker.config.poll_interval * 3 + 5)
+        self.stall_after = stall_after or max(15.0, worker.settings.poll_interval_seconds * 3 + 5)
         self._server: asyncio.base_events.Server | None = None
 
     async def start(self) -> int:

@@ -1,13 +1,19 @@
-"""The ports the job lifecycle talks to. Adapters live in `daemon.backends` and `daemon.removers`.
+"""Every port, in one place. Adapters live in `daemon.backends` and `daemon.removers`.
 
-The lifecycle knows these Protocols only; Postgres, Supabase, the filesystem and API4.ai are
-adapters behind them, each tested against its protocol (tests/conformance).
+- `JobQueue`: the contract's state functions (claim, heartbeat, complete, fail, release);
+- `ObjectStore`: buckets of objects (originals, outputs, the removal cache);
+- `Wakeups`: hints that work may be there, and which claims a cancel or requeue ended;
+- `BackgroundRemover`: the provider call (defined beside the pipeline that uses it);
+- `JobAdmin`: the admin side (`enqueue`, `status`): queue a job, summarise the queue.
+
+The lifecycle knows these Protocols only; Postgres, Supabase, the filesystem, memory and API4.ai
+are adapters behind them, each tested against its protocol (tests/conformance).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 from uuid import UUID
 
@@ -18,9 +24,11 @@ __all__ = [
     "BackgroundRemover",
     "ClaimedJob",
     "Hint",
+    "JobAdmin",
     "JobChange",
     "JobQueue",
     "ObjectStore",
+    "QueueSummary",
     "QueueUnavailable",
     "Wakeups",
 ]
@@ -183,3 +191,34 @@ class Wakeups(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@dataclass
+class QueueSummary:
+    """The queue at a glance, as `status` prints it."""
+
+    counts: dict[str, int]
+    oldest_queued_seconds: float | None
+    workers: dict[str, int]  # worker id -> live leases
+    last_failures: list[dict[str, Any]] = field(default_factory=list)
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+
+
+class JobAdmin(Protocol):
+    """What the admin UI does, for `enqueue`, `status` and `demo`: insert jobs, look at them."""
+
+    async def insert_job(
+        self,
+        *,
+        source_bucket: str,
+        source_path: str,
+        vehicle_id: str | None,
+        options: dict[str, Any],
+        priority: int = 0,
+    ) -> str:
+        """Queue one job; returns its id."""
+        ...
+
+    async def summary(self, *, job_ids: list[str] | None = None) -> QueueSummary:
+        """Counts per status, oldest queued age, live workers, last failures (and `job_ids`)."""
+        ...

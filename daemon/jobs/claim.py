@@ -27,6 +27,7 @@ from daemon.pipeline import Limits, parse_options, probe
 from daemon.pipeline.removal import BackgroundRemover
 from daemon.ports import ClaimedJob, JobQueue, ObjectStore, QueueUnavailable
 from daemon.processing import process_source
+from daemon.settings import Settings
 
 if TYPE_CHECKING:
     from loguru import Logger
@@ -50,18 +51,34 @@ OUTPUT_CACHE_CONTROL = "public, max-age=31536000, immutable"
 
 @dataclass(frozen=True)
 class ClaimDeps:
-    """What every claim needs; built once per worker."""
+    """What every claim needs; built once per worker. The settings are the daemon's one
+    settings object; the properties below only name the parts a claim reads."""
 
     queue: JobQueue
     store: ObjectStore
     remover: BackgroundRemover
     budget: PixelBudget
     pipeline_limiter: anyio.CapacityLimiter
-    limits: Limits
     worker_id: str
-    lease_seconds: int
-    output_bucket: str
-    cache_bucket: str
+    settings: Settings
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(
+            max_bytes=self.settings.max_image_bytes, max_pixels=self.settings.max_image_pixels
+        )
+
+    @property
+    def lease_seconds(self) -> int:
+        return self.settings.lease_seconds
+
+    @property
+    def output_bucket(self) -> str:
+        return self.settings.output_bucket
+
+    @property
+    def cache_bucket(self) -> str:
+        return self.settings.cache_bucket
 
 
 @dataclass

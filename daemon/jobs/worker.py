@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, field
 
 import anyio
 from loguru import logger
@@ -21,7 +20,6 @@ from daemon.errors import CredentialsRefused
 from daemon.jobs.budget import PixelBudget
 from daemon.jobs.claim import ClaimDeps, ClaimRun, execute_claim
 from daemon.jobs.health_state import WorkerHealth
-from daemon.pipeline import Limits
 from daemon.pipeline.removal import BackgroundRemover
 from daemon.ports import Hint, QueueUnavailable
 from daemon.settings import Settings
@@ -30,42 +28,17 @@ from daemon.settings import Settings
 HINT_DEBOUNCE_SECONDS = 0.005
 
 
-@dataclass(frozen=True)
-class WorkerConfig:
-    concurrency: int = 4
-    lease_seconds: int = 60
-    poll_interval: float = 5.0
-    shutdown_grace: float = 30.0
-    memory_budget_pixels: int = 200_000_000
-    pipeline_threads: int = 2
-    limits: Limits = field(default_factory=Limits)
-    output_bucket: str = "vehicle-photos-processed"
-    cache_bucket: str = "processing-cache"
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> WorkerConfig:
-        return cls(
-            concurrency=settings.worker_concurrency,
-            lease_seconds=settings.lease_seconds,
-            poll_interval=settings.poll_interval_seconds,
-            shutdown_grace=settings.shutdown_grace_seconds,
-            memory_budget_pixels=settings.memory_budget_pixels,
-            pipeline_threads=settings.pipeline_threads,
-            limits=Limits(max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels),
-            output_bucket=settings.output_bucket,
-            cache_bucket=settings.cache_bucket,
-        )
-
-
 class Worker:
+    """Claims jobs from the backend's queue and runs them, as the settings say."""
+
     def __init__(
-        self, backend: Backend, remover: BackgroundRemover, config: WorkerConfig, worker_id: str
+        self, backend: Backend, remover: BackgroundRemover, settings: Settings, worker_id: str
     ) -> None:
         self.backend = backend
-        self.config = config
+        self.settings = settings
         self.worker_id = worker_id
         self.health = WorkerHealth(last_tick=time.monotonic())
-        self.budget = PixelBudget(config.memory_budget_pixels)
+        self.budget = PixelBudget(settings.memory_budget_pixels)
         self.active: dict[object, ClaimRun] = {}
         self._wake = anyio.Event()
         self._idle = anyio.Event()
@@ -74,12 +47,9 @@ class Worker:
             store=backend.store,
             remover=remover,
             budget=self.budget,
-            pipeline_limiter=anyio.CapacityLimiter(config.pipeline_threads),
-            limits=config.limits,
+            pipeline_limiter=anyio.CapacityLimiter(settings.pipeline_threads),
             worker_id=worker_id,
-            lease_seconds=config.lease_seconds,
-            output_bucket=config.output_bucket,
-            cache_bucket=config.cache_bucket,
+            settings=settings,
         )
 
     def wake(self, source: str = "hint", reason: str = "hint") -> None:
@@ -110,9 +80,9 @@ class Worker:
         logger.info(
             "worker {} started: concurrency {}, lease {} s, poll {} s",
             self.worker_id,
-            self.config.concurrency,
-            self.config.lease_seconds,
-            self.config.poll_interval,
+            self.settings.worker_concurrency,
+            self.settings.lease_seconds,
+            self.settings.poll_interval_seconds,
         )
         async with anyio.create_task_group() as services:
             services.start_soon(self._listen_hints)
@@ -128,19 +98,19 @@ class Worker:
             self.health.last_tick = time.monotonic()
             if self.health.key_refused is not None:
                 # A refused key is no outage: claim nothing, probe the key once per poll.
-                await _sleep_or_stop(stop, self.config.poll_interval)
+                await _sleep_or_stop(stop, self.settings.poll_interval_seconds)
                 if not stop.is_set():
                     await self._probe_key()
                 continue
             # A fresh event before counting capacity and claiming: a hint or a finished job from
             # now on wakes the next wait, and an old hint cannot keep a full worker spinning.
             self._wake = anyio.Event()
-            free = self.config.concurrency - len(self.active)
+            free = self.settings.worker_concurrency - len(self.active)
             got = 0
             if free > 0:
                 try:
                     jobs = await self.backend.queue.claim(
-                        self.worker_id, free, self.config.lease_seconds
+                        self.worker_id, free, self.settings.lease_seconds
                     )
                 except CredentialsRefused as exc:
                     self.health.refuse_key(exc)
@@ -149,7 +119,7 @@ class Worker:
                     self.health.queue_error = str(exc) or type(exc).__name__
                     logger.warning("claim failed: {}; retrying in {:.1f} s", exc, backoff)
                     await _sleep_or_stop(stop, backoff)
-                    backoff = min(backoff * 2, self.config.poll_interval)
+                    backoff = min(backoff * 2, self.settings.poll_interval_seconds)
                     continue
                 except Exception as exc:  # a bug, not an outage: say so with its traceback
                     self.health.queue_error = f"bug: {type(exc).__name__}"
@@ -157,7 +127,7 @@ class Worker:
                         "claim raised a bug; retrying in {:.1f} s", backoff
                     )
                     await _sleep_or_stop(stop, backoff)
-                    backoff = min(backoff * 2, self.config.poll_interval)
+                    backoff = min(backoff * 2, self.settings.poll_interval_seconds)
                     continue
                 backoff = 0.2
                 self.health.queue_error = None
@@ -185,7 +155,7 @@ class Worker:
             self.health.key_works()
 
     async def _wait_for_work(self, stop: anyio.Event) -> None:
-        timeout = self.config.poll_interval * random.uniform(0.8, 1.2)
+        timeout = self.settings.poll_interval_seconds * random.uniform(0.8, 1.2)
         with anyio.move_on_after(timeout):
             async with anyio.create_task_group() as tg:
 
@@ -223,11 +193,11 @@ class Worker:
         if self.active:
             logger.info(
                 "stopping: waiting up to {:.0f} s for {} job(s)",
-                self.config.shutdown_grace,
+                self.settings.shutdown_grace_seconds,
                 len(self.active),
             )
             self._idle = anyio.Event()
-            with anyio.move_on_after(self.config.shutdown_grace):
+            with anyio.move_on_after(self.settings.shutdown_grace_seconds):
                 while self.active:
                     await self._idle.wait()
                     self._idle = anyio.Event()
@@ -242,7 +212,7 @@ class Worker:
                     self.on_hint(hint)
             except Exception as exc:  # adapters end their stream on an outage; this is a bug
                 logger.opt(exception=exc).error("wake-up source raised a bug; relying on the poll")
-            await anyio.sleep(self.config.poll_interval)
+            await anyio.sleep(self.settings.poll_interval_seconds)
 
 
 async def _sleep_or_stop(stop: anyio.Event, seconds: float) -> None:

@@ -21,11 +21,12 @@ import pytest
 from daemon.backends import Backend
 from daemon.backends.filesystem import FilesystemStore
 from daemon.backends.postgres import PostgresQueue, PostgresWakeups
-from daemon.jobs.worker import Worker, WorkerConfig
+from daemon.jobs.worker import Worker
 from daemon.ports import ObjectStore
 from daemon.removers.api4ai import Api4aiRemover
 from tests.daemon.harness import OUTPUT_BUCKET, SOURCE_BUCKET, studio_jpeg
 from tests.doubles.api4ai import Api4aiDouble
+from tests.settings import make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -116,7 +117,9 @@ async def test_a_cancel_stops_the_claim_at_once(
             store.slow = slow == "download"
             if slow == "provider":
                 api4ai.set_latency(SLOW)
-            config = WorkerConfig(concurrency=1, lease_seconds=LEASE, poll_interval=0.5)
+            config = make_settings(
+                worker_concurrency=1, lease_seconds=LEASE, poll_interval_seconds=0.5
+            )
             worker = Worker(backend, remover, config, "worker-hints")
             stop = anyio.Event()
             async with anyio.create_task_group() as tg:
@@ -158,8 +161,11 @@ async def test_a_requeue_by_realtime_stops_the_old_revision_at_once(
                 SOURCE_BUCKET, "lot/car.jpg", studio_jpeg(), content_type="image/jpeg"
             )
             store.slow = True
-            config = WorkerConfig(
-                concurrency=1, lease_seconds=LEASE, poll_interval=0.5, shutdown_grace=0.1
+            config = make_settings(
+                worker_concurrency=1,
+                lease_seconds=LEASE,
+                poll_interval_seconds=0.5,
+                shutdown_grace_seconds=0.1,
             )
             worker = Worker(backend, remover, config, "worker-hints")
             stop = anyio.Event()

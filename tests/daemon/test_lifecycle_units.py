@@ -17,9 +17,10 @@ from daemon.backends.filesystem import FilesystemStore
 from daemon.health import WEBHOOK_PATH, HealthServer
 from daemon.jobs.budget import PixelBudget
 from daemon.jobs.outputs import old_revision_paths, output_path
-from daemon.jobs.worker import Worker, WorkerConfig
+from daemon.jobs.worker import Worker
 from daemon.pipeline.removal import NoRemover
 from daemon.ports import ClaimedJob, Hint, QueueUnavailable
+from tests.settings import make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -101,7 +102,12 @@ class BurstWakeups:
 
 def make_worker(queue: CountingQueue, tmp_path: Path, burst: int = 0, poll: float = 30.0) -> Worker:
     backend = Backend("test", queue, FilesystemStore(tmp_path), BurstWakeups(burst))  # type: ignore[arg-type]
-    return Worker(backend, NoRemover(), WorkerConfig(poll_interval=poll), "test-worker")
+    return Worker(
+        backend,
+        NoRemover(),
+        make_settings(poll_interval_seconds=poll, worker_concurrency=4),
+        "test-worker",
+    )
 
 
 async def test_a_burst_of_50000_hints_costs_a_handful_of_claims(tmp_path: Path) -> None:

@@ -26,9 +26,9 @@ from daemon.backends.supabase import (
 from daemon.errors import QueueUnavailable, StorageFailed
 from daemon.jobs.budget import PixelBudget
 from daemon.jobs.claim import ClaimDeps, ClaimRun, execute_claim
-from daemon.pipeline import Limits
 from daemon.pipeline.removal import NoRemover
 from tests.doubles.supabase import SupabaseDouble
+from tests.settings import make_settings
 from tests.supabase.conftest import Admin
 
 pytestmark = pytest.mark.anyio
@@ -93,11 +93,8 @@ async def test_a_job_that_meets_a_bug_in_an_adapter_fails_with_internal_error(
             remover=NoRemover(),
             budget=PixelBudget(10**9),
             pipeline_limiter=anyio.CapacityLimiter(1),
-            limits=Limits(),
             worker_id="worker-1",
-            lease_seconds=30,
-            output_bucket="vehicle-photos-processed",
-            cache_bucket="processing-cache",
+            settings=make_settings(lease_seconds=30),
         )
         assert await execute_claim(ClaimRun(job), deps) == "failed"
     finally:

@@ -16,11 +16,12 @@ from pydantic import SecretStr
 
 from daemon.backends.supabase import open_supabase_backend
 from daemon.health import HealthServer
-from daemon.jobs.worker import Worker, WorkerConfig
+from daemon.jobs.worker import Worker
 from daemon.pipeline.removal import NoRemover
 from daemon.settings import Settings
 from tests.daemon.harness import studio_jpeg
 from tests.doubles.supabase import SupabaseDouble
+from tests.settings import make_settings
 from tests.supabase.conftest import Admin
 
 pytestmark = pytest.mark.anyio
@@ -62,7 +63,7 @@ async def test_a_revoked_key_pauses_claiming_and_health_says_why(
     await backend.store.put(
         "vehicle-photos", "lot/car.jpg", studio_jpeg(), content_type="image/jpeg"
     )
-    worker = Worker(backend, NoRemover(), WorkerConfig(poll_interval=POLL), "worker-key")
+    worker = Worker(backend, NoRemover(), make_settings(poll_interval_seconds=POLL), "worker-key")
     server = HealthServer(worker, host="127.0.0.1", port=0)
     port = await server.start()
     stop = anyio.Event()
@@ -116,7 +117,6 @@ async def test_a_key_revoked_mid_job_writes_nothing_and_is_not_storage_failed(
 ) -> None:
     from daemon.jobs.budget import PixelBudget
     from daemon.jobs.claim import ClaimDeps, ClaimRun, execute_claim
-    from daemon.pipeline import Limits
 
     settings = Settings(  # type: ignore[call-arg]
         supabase_url=sb.url, supabase_service_role_key=SecretStr(sb.service_key), _env_file=None
@@ -135,11 +135,8 @@ async def test_a_key_revoked_mid_job_writes_nothing_and_is_not_storage_failed(
             remover=NoRemover(),
             budget=PixelBudget(10**9),
             pipeline_limiter=anyio.CapacityLimiter(1),
-            limits=Limits(),
             worker_id="worker-1",
-            lease_seconds=30,
-            output_bucket="vehicle-photos-processed",
-            cache_bucket="processing-cache",
+            settings=make_settings(lease_seconds=30),
         )
         run = ClaimRun(job)
         assert await execute_claim(run, deps) == "refused"
