@@ -27,6 +27,7 @@ from daemon.pipeline import Limits, parse_options, probe
 from daemon.pipeline.removal import BackgroundRemover
 from daemon.ports import ClaimedJob, JobQueue, ObjectStore, QueueUnavailable
 from daemon.processing import process_source
+from daemon.retry import Backoff, Retries
 from daemon.settings import Settings
 
 if TYPE_CHECKING:
@@ -44,6 +45,10 @@ STAGE_PROGRESS: dict[str, int] = {
     "rendering": 80,
     "uploading": 90,
 }
+
+# The final write through an outage: 0.2 s, 0.4 s ... at most 5 s apart, until the lease is
+# surely gone (twice its length); no jitter, one writer per claim.
+FINAL_WRITE_BACKOFF = Backoff(initial=0.2, maximum=5.0, jitter=0.0)
 
 # Output objects never change (their path carries the revision), so CDNs may keep them forever.
 OUTPUT_CACHE_CONTROL = "public, max-age=31536000, immutable"
@@ -328,7 +333,7 @@ async def _final_write(deps: ClaimDeps, call: Callable[[], Awaitable[T]]) -> T:
     """The last write of a claim, retried through a database outage for as long as the lease
     could still be ours; after that the lease is gone and the job will be rescued."""
     deadline = time.monotonic() + deps.lease_seconds * 2
-    delay = 0.2
+    retries = Retries(FINAL_WRITE_BACKOFF)
     with anyio.CancelScope(shield=True):
         while True:
             try:
@@ -336,9 +341,9 @@ async def _final_write(deps: ClaimDeps, call: Callable[[], Awaitable[T]]) -> T:
             except QueueUnavailable as exc:
                 if time.monotonic() > deadline:
                     raise
+                delay = retries.next_wait()
                 logger.warning("final write failed ({}); retrying in {:.1f} s", exc, delay)
                 await anyio.sleep(delay)
-                delay = min(delay * 2, 5.0)
     raise AssertionError("unreachable: a shielded scope is never cancelled")
 
 

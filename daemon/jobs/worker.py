@@ -22,6 +22,7 @@ from daemon.jobs.claim import ClaimDeps, ClaimRun, execute_claim
 from daemon.jobs.health_state import WorkerHealth
 from daemon.pipeline.removal import BackgroundRemover
 from daemon.ports import Hint, QueueUnavailable
+from daemon.retry import Backoff, Retries
 from daemon.settings import Settings
 
 # Coalesce a burst of hints into one claim.
@@ -93,7 +94,10 @@ class Worker:
         logger.info("worker {} stopped", self.worker_id)
 
     async def _claim_loop(self, stop: anyio.Event, claims: anyio.abc.TaskGroup) -> None:
-        backoff = 0.2
+        # A failed claim is tried again 0.2 s, 0.4 s ... later, at most a poll interval apart,
+        # each wait 50-100 % of that (never a busy loop, and daemons spread out).
+        poll = self.settings.poll_interval_seconds
+        retries = Retries(Backoff(initial=min(0.2, poll), maximum=poll, jitter=0.5))
         while not stop.is_set():
             self.health.last_tick = time.monotonic()
             if self.health.key_refused is not None:
@@ -117,19 +121,19 @@ class Worker:
                     continue
                 except QueueUnavailable as exc:
                     self.health.queue_error = str(exc) or type(exc).__name__
-                    logger.warning("claim failed: {}; retrying in {:.1f} s", exc, backoff)
-                    await _sleep_or_stop(stop, backoff)
-                    backoff = min(backoff * 2, self.settings.poll_interval_seconds)
+                    delay = retries.next_wait()
+                    logger.warning("claim failed: {}; retrying in {:.1f} s", exc, delay)
+                    await _sleep_or_stop(stop, delay)
                     continue
                 except Exception as exc:  # a bug, not an outage: say so with its traceback
                     self.health.queue_error = f"bug: {type(exc).__name__}"
+                    delay = retries.next_wait()
                     logger.opt(exception=exc).error(
-                        "claim raised a bug; retrying in {:.1f} s", backoff
+                        "claim raised a bug; retrying in {:.1f} s", delay
                     )
-                    await _sleep_or_stop(stop, backoff)
-                    backoff = min(backoff * 2, self.settings.poll_interval_seconds)
+                    await _sleep_or_stop(stop, delay)
                     continue
-                backoff = 0.2
+                retries.reset()
                 self.health.queue_error = None
                 metrics.claim_calls.inc()
                 metrics.claims.inc(len(jobs))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import random
 from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
@@ -19,6 +18,7 @@ import psycopg
 from loguru import logger
 
 from daemon.ports import Hint, JobChange
+from daemon.retry import Backoff, Retries
 
 CHANNEL = "processing_jobs"
 
@@ -35,18 +35,20 @@ class PostgresWakeups:
     ) -> None:
         self._dsn = dsn
         self._check_interval = check_interval
-        self._max_backoff = max_backoff
+        # Reconnects 0.5 s, 1 s, 2 s ... apart, at most `max_backoff`, each 50-100 % of that
+        # (jitter: daemons that lost the same server do not all come back at once).
+        self._backoff = Backoff(initial=0.5, maximum=max_backoff, jitter=0.5)
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._listening = False
         self._closed = False
 
     async def hints(self) -> AsyncIterator[Hint]:
-        backoff = 0.5
+        retries = Retries(self._backoff)
         first = True
         while not self._closed:
             try:
                 await self._connect()
-                backoff = 0.5
+                retries.reset()
                 if not first:
                     logger.info("LISTEN {} restored", CHANNEL)
                     yield Hint("resubscribed")
@@ -57,14 +59,14 @@ class PostgresWakeups:
                 if self._closed:
                     return
                 self._listening = False
+                delay = retries.next_wait()
                 logger.warning(
                     "LISTEN connection lost ({}); retrying in {:.1f} s",
                     str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
-                    backoff,
+                    delay,
                 )
                 await self._drop()
-                await anyio.sleep(backoff * (0.5 + random.random()))
-                backoff = min(backoff * 2, self._max_backoff)
+                await anyio.sleep(delay)
                 first = False
 
     async def _connect(self) -> None:

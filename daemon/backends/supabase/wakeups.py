@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -32,6 +31,7 @@ from realtime import AsyncRealtimeChannel, AsyncRealtimeClient
 from realtime.exceptions import AuthorizationError, NotConnectedError, RealtimeHTTPError
 
 from daemon.ports import Hint, JobChange
+from daemon.retry import Backoff, Retries
 
 TABLE = "processing_jobs"
 SCHEMA = "public"
@@ -215,7 +215,8 @@ class SupabaseWakeups:
     # -- the supervisor -------------------------------------------------------------------------
 
     async def _supervise(self) -> None:
-        attempt = 0
+        # Rebuilds backoff_initial, twice that ... at most backoff_max apart, each 50-100 % of it.
+        retries = Retries(Backoff(self._backoff_initial, self._backoff_max, jitter=0.5))
         while not self._closed:
             started = time.monotonic()
             try:
@@ -230,10 +231,8 @@ class SupabaseWakeups:
                 return
             await self._teardown()
             if time.monotonic() - started > 2 * self._stale_after:
-                attempt = 0  # it was healthy for a good while: retry soon
-            delay = min(self._backoff_max, self._backoff_initial * 2**attempt)
-            delay *= 0.5 + random.random() / 2
-            attempt += 1
+                retries.reset()  # it was healthy for a good while: retry soon
+            delay = retries.next_wait()
             self.rebuilds += 1
             self.last_loss = reason
             logger.warning(
