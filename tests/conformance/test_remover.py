@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from daemon.pipeline.options import ProcessingOptions
-from daemon.pipeline.removal import BackgroundRemover, NoRemover, png_removal_kind
+from daemon.pipeline.removal import BackgroundRemover, NoRemover, Upload, png_removal_kind
 from tests.daemon.harness import studio_jpeg
 
 pytestmark = pytest.mark.anyio
@@ -58,7 +58,7 @@ async def test_the_answer_is_a_png_of_the_kind_it_says(remover: BackgroundRemove
         assert remover.provider == "none"
         return
     assert plan.provider == remover.provider
-    removal = await remover.remove(studio_jpeg(), plan)
+    removal = await remover.remove(Upload(studio_jpeg(), "image/jpeg"), plan)
     assert removal.png.startswith(PNG)
     assert removal.kind == png_removal_kind(removal.png)
     assert (removal.provider, removal.mode) == (plan.provider, plan.mode)

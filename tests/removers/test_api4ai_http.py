@@ -213,7 +213,7 @@ async def test_an_undecodable_body_is_transient_but_a_bug_is_not_an_outage(
 ) -> None:
     httpx_mock.add_exception(httpx.DecodingError("incorrect header check"))
     httpx_mock.add_response(json=ok_body(png_bytes()))
-    removal = await make_remover().remove(jpeg_bytes(), MASK_PLAN)
+    removal = await make_remover().remove(jpeg_upload(), MASK_PLAN)
     assert removal.png == png_bytes()
 
     # A TypeError inside the call is a bug: it escapes as itself (the job's internal_error),
@@ -221,7 +221,7 @@ async def test_an_undecodable_body_is_transient_but_a_bug_is_not_an_outage(
     httpx_mock.add_exception(TypeError("unsupported operand"))
     remover = make_remover()
     with pytest.raises(TypeError, match="unsupported operand"):
-        await remover.remove(jpeg_bytes(), MASK_PLAN)
+        await remover.remove(jpeg_upload(), MASK_PLAN)
     assert len(httpx_mock.get_requests()) == 3
 
 
