@@ -85,7 +85,11 @@ class Tyre:
 
 @dataclass(frozen=True)
 class ViewRender:
-    """A rendered view: the provider's cutout, the studio photo, tyre ground truth, alpha box."""
+    """A rendered view: the provider's cutout, the studio photo, tyre ground truth, alpha box.
+
+    `tyres` come in the order rear-left, front-left, rear-right, front-right (left: the flank the
+    side and three-quarter views face); `box` bounds alpha > 10 in the cutout, flaws included.
+    """
 
     cutout: Image.Image
     photo: Image.Image
