@@ -20,7 +20,7 @@ from loguru import logger
 
 from daemon import metrics
 from daemon.errors import CredentialsRefused, ProcessingError, as_processing_error
-from daemon.jobs.assets import AssetCache
+from daemon.jobs.assets import AssetCache, StoreAssets
 from daemon.jobs.budget import PixelBudget
 from daemon.jobs.cache import CachedRemoval
 from daemon.jobs.memory import release_after
@@ -59,7 +59,12 @@ class ClaimDeps:
     pipeline_limiter: anyio.CapacityLimiter
     worker_id: str
     settings: Settings
-    assets: AssetCache
+    # Backdrops and logos, shared by every claim of this worker (built from the store).
+    assets: AssetCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        source = StoreAssets(self.store, self.settings.assets_bucket)
+        object.__setattr__(self, "assets", AssetCache(source, self.limits))
 
     @property
     def limits(self) -> Limits:

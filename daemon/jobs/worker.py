@@ -17,11 +17,9 @@ from loguru import logger
 from daemon import metrics
 from daemon.backends import Backend
 from daemon.errors import CredentialsRefused
-from daemon.jobs.assets import AssetCache, StoreAssets
 from daemon.jobs.budget import PixelBudget
 from daemon.jobs.claim import ClaimDeps, ClaimRun, execute_claim
 from daemon.jobs.health_state import WorkerHealth
-from daemon.pipeline import Limits
 from daemon.pipeline.removal import BackgroundRemover
 from daemon.ports import Hint, QueueUnavailable
 from daemon.retry import Backoff, Retries
@@ -53,10 +51,6 @@ class Worker:
             pipeline_limiter=anyio.CapacityLimiter(settings.pipeline_threads),
             worker_id=worker_id,
             settings=settings,
-            assets=AssetCache(
-                StoreAssets(backend.store, settings.assets_bucket),
-                Limits(max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels),
-            ),
         )
 
     def wake(self, source: str = "hint", reason: str = "hint") -> None:

@@ -8,14 +8,15 @@ Away from the car the layer is transparent, so the studio is untouched there.
 
 from __future__ import annotations
 
-from PIL import Image, ImageFilter
+from PIL import Image, ImageChops, ImageFilter
 
 from daemon.pipeline.assets import Asset
 
 # Edge pixels below this alpha take their colour from the solid pixels next to them.
 _EDGE_ALPHA = 250
-# How far (canvas px) the solid colour is spread into the edge: a soft cutout edge is 1 to 3 px.
-_BLEED_RADIUS = 2
+# How far (canvas px) the solid colour is spread into the edge, nearest first: a provider's edge
+# is 1 to 3 px, a mask scaled up from a small upload several more.
+_BLEED_RADII = (2, 4, 8)
 
 
 def on_backdrop(layer: Image.Image, backdrop: Asset) -> Image.Image:
@@ -31,18 +32,18 @@ def decontaminate_edges(layer: Image.Image) -> Image.Image:
     A cutout's soft edge mixes the car with whatever stood behind it in the photo (a white
     studio wall, grass): on a dark floor that shows as a light halo. Pillow blurs RGBa
     premultiplied, so blurring the solid pixels alone and dividing by their spread alpha is
-    the average colour of the nearby solid pixels: that is what the edge pixels get. Their
-    alpha (the shape) is kept.
+    the average colour of the nearby solid pixels: that is what the edge pixels get, from the
+    nearest reach that has any (a soft mask's edge can be several pixels wide). Their alpha
+    (the shape) is kept.
     """
     if layer.mode != "RGBA":
         return layer
     alpha = layer.getchannel("A")
-    solid = alpha.point(lambda a: 255 if a >= _EDGE_ALPHA else 0)
     edge = alpha.point(lambda a: 255 if 0 < a < _EDGE_ALPHA else 0)
     box = edge.getbbox()
     if box is None:
         return layer
-    pad = _BLEED_RADIUS + 1
+    pad = _BLEED_RADII[-1] + 1
     box = (
         max(0, box[0] - pad),
         max(0, box[1] - pad),
@@ -50,14 +51,19 @@ def decontaminate_edges(layer: Image.Image) -> Image.Image:
         min(layer.height, box[3] + pad),
     )
     part = layer.crop(box)
-    source = part.copy()
-    source.putalpha(solid.crop(box))
-    bled = source.convert("RGBa").filter(ImageFilter.BoxBlur(_BLEED_RADIUS)).convert("RGBA")
-    # Only where some solid colour reached: far from the body (a shadow, specks) keep their own.
-    reached = bled.getchannel("A").point(lambda a: 255 if a > 0 else 0)
-    mask = Image.composite(edge.crop(box), Image.new("L", part.size, 0), reached)
-    bled.putalpha(part.getchannel("A"))
-    part.paste(bled, (0, 0), mask)
+    solid = part.copy()
+    solid.putalpha(alpha.crop(box).point(lambda a: 255 if a >= _EDGE_ALPHA else 0))
+    premultiplied = solid.convert("RGBa")
+    todo = edge.crop(box)
+    for radius in _BLEED_RADII:
+        bled = premultiplied.filter(ImageFilter.BoxBlur(radius)).convert("RGBA")
+        reached = bled.getchannel("A").point(lambda a: 255 if a > 0 else 0)
+        mask = ImageChops.multiply(todo, reached)
+        bled.putalpha(part.getchannel("A"))
+        part.paste(bled, (0, 0), mask)
+        todo = ImageChops.subtract(todo, mask)
+        if todo.getbbox() is None:
+            break
     out = layer.copy()
     out.paste(part, box[:2])
     return out

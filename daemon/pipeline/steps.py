@@ -72,7 +72,10 @@ class Work:
     ground: Ground | None = None  # where it meets the ground (None: no ground in the photo)
     shift: tuple[int, int] = (0, 0)  # where a drop shadow moved the canvas's origin
     has_shadow: bool = False
+    transparent: bool = False  # the canvas had an alpha channel (crop)
     canvas_size: tuple[int, int] | None = None  # what the variants were made from
+    original_size: tuple[int, int] | None = None  # of the upright original (decode)
+    decoded_scale: tuple[float, float] = (1.0, 1.0)  # original px per decoded px (decode)
     images: dict[str, Image.Image] = field(default_factory=dict)  # variants, before encoding
     variants: dict[str, EncodedVariant] = field(default_factory=dict)
     timings: dict[str, int] = field(default_factory=dict)  # ms per step
@@ -118,6 +121,8 @@ class Step:
 def decode(work: Work) -> None:
     """Guard, decode (reduced on load), orient and convert to sRGB."""
     work.source = decode_source(work.need("data"), work.options, work.limits)
+    work.original_size = work.source.original_size
+    work.decoded_scale = work.source.scale
     work.data = None  # the bytes are the caller's to keep; the pipeline is done with them
 
 
@@ -137,6 +142,7 @@ def crop(work: Work) -> None:
     source: Source = work.need("source")
     layers = work.layers or Layers(source.image)
     work.layers = layers
+    work.transparent = layers.transparent
     options = work.options
     content = layers.content_box()
     backdrop = work.assets.backdrop if options.backdrop is not None else None
@@ -251,8 +257,10 @@ def encode(work: Work) -> None:
             extension=spec.extension,
             content_type=spec.content_type,
         )
+    # Nothing draws after this: the pixels go before the upload, which waits on the network
+    # while the next photo may already take this one's room in the memory budget.
     work.images = {}
-    work.canvas = None  # nothing draws after this: let the memory go before the upload
+    work.canvas = work.layers = work.source = None
 
 
 PIPELINE: tuple[Step, ...] = (

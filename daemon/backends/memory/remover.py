@@ -1,7 +1,8 @@
 """MemoryRemover: a BackgroundRemover without a provider, for tests of everything around one.
 
-It answers a mask that keeps every pixel of the upload (the shape of a real answer: an L PNG of
-the upload's size), counts its calls, and can be told to fail or to take its time.
+It answers a mask of what is not backdrop (pixels that differ from the upload's top-left corner
+colour, as a studio photo's wall), the shape of a real answer: an L PNG of the upload's size. It
+counts its calls, and can be told to fail or to take its time.
 """
 
 from __future__ import annotations
@@ -9,11 +10,11 @@ from __future__ import annotations
 import io
 
 import anyio
-from PIL import Image
+from PIL import Image, ImageChops
 
 from daemon.errors import ProcessingError
 from daemon.pipeline.options import ProcessingOptions
-from daemon.pipeline.removal import Removal, RemovalPlan
+from daemon.pipeline.removal import Removal, RemovalPlan, Upload
 
 
 class MemoryRemover:
@@ -31,15 +32,18 @@ class MemoryRemover:
             return None
         return RemovalPlan(provider=self.provider, mode="mask", max_upload_side=1024)
 
-    async def remove(self, upload: bytes, plan: RemovalPlan) -> Removal:
+    async def remove(self, upload: Upload, plan: RemovalPlan) -> Removal:
         self.calls += 1
         await anyio.sleep(self.delay)
         if self.fail_with:
             raise self.fail_with.pop(0)
-        with Image.open(io.BytesIO(upload)) as image:
-            size = image.size
+        with Image.open(io.BytesIO(upload.data)) as image:
+            rgb = image.convert("RGB")
+        backdrop = Image.new("RGB", rgb.size, rgb.getpixel((0, 0)))
+        difference = ImageChops.difference(rgb, backdrop).convert("L")
+        mask = difference.point(lambda d: 255 if d > 24 else 0)
         out = io.BytesIO()
-        Image.new("L", size, 255).save(out, format="PNG")
+        mask.save(out, format="PNG")
         return Removal(kind="mask", png=out.getvalue(), provider=self.provider, mode=plan.mode)
 
     async def aclose(self) -> None:
