@@ -185,6 +185,9 @@ class Hint:
 
     reason: str  # "insert", "queued", "cancelled", "resubscribed", "notify", ...
     changes: tuple[JobChange, ...] = ()
+    # Jobs were requeued but the source does not name them (NOTIFY): every claim in flight
+    # asks its heartbeat at once whether it is still current.
+    unnamed_requeues: bool = False
 
 
 class Wakeups(Protocol):

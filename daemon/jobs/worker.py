@@ -63,6 +63,9 @@ class Worker:
         over at once (no provider call, no upload). A change that cannot tell (no revision)
         makes that claim heartbeat now: the heartbeat stays the single source of truth."""
         self.wake(source, hint.reason)
+        if hint.unnamed_requeues:
+            for claim in self.active.values():
+                claim.check_now()
         for change in hint.changes:
             run = self.active.get(change.job_id)
             if run is None:

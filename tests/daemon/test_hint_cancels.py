@@ -150,12 +150,15 @@ async def test_a_cancel_stops_the_claim_at_once(
         assert (status, error) == ("cancelled", None)
 
 
-async def test_a_requeue_by_realtime_stops_the_old_revision_at_once(
-    request: pytest.FixtureRequest, pg_dsn: str
+@pytest.mark.parametrize("kind", ["postgres", "supabase"])
+async def test_a_requeue_stops_the_old_revision_at_once(
+    kind: str, request: pytest.FixtureRequest, pg_dsn: str
 ) -> None:
+    # Realtime names the job and its new revision; NOTIFY names no requeued job, so every
+    # claim in flight asks its heartbeat at once.
     with Api4aiDouble(api_key="k") as api4ai:
         remover = Api4aiRemover(api_key="k", url=api4ai.url)
-        async with backend_for("supabase", request) as backend:
+        async with backend_for(kind, request) as backend:
             store: SlowSource = backend.store  # type: ignore[assignment]
             await store.inner.put(
                 SOURCE_BUCKET, "lot/car.jpg", studio_jpeg(), content_type="image/jpeg"
@@ -171,7 +174,7 @@ async def test_a_requeue_by_realtime_stops_the_old_revision_at_once(
             stop = anyio.Event()
             async with anyio.create_task_group() as tg:
                 tg.start_soon(worker.run, stop)
-                await wait_for(lambda: _subscribed(backend))
+                await wait_for(lambda: kind == "postgres" or _subscribed(backend))
                 (job_id,) = sql(
                     pg_dsn,
                     "insert into processing_jobs (source_path) values ('lot/car.jpg') returning id",

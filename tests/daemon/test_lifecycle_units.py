@@ -200,7 +200,9 @@ def test_notify_and_realtime_payloads_become_typed_hints() -> None:
     payload = {"status": "cancelled", "op": "update", "cancelled_ids": [str(a), str(b)]}
     hint = parse_notify(json.dumps(payload))
     assert hint == Hint("cancelled", (JobChange(a, "cancelled"), JobChange(b, "cancelled")))
-    assert parse_notify('{"status": "queued", "cancelled_ids": []}') == Hint("queued")
+    assert parse_notify('{"status": "queued", "op": "insert", "queued": 3}') == Hint("queued")
+    requeue = '{"status": "queued", "op": "update", "queued": 2, "cancelled_ids": []}'
+    assert parse_notify(requeue) == Hint("queued", unnamed_requeues=True)
     assert parse_notify("not json") == Hint("notify")
 
     record = {"id": str(a), "status": "queued", "revision": 4}

@@ -111,13 +111,16 @@ def parse_notify(payload: str) -> Hint:
     """The trigger's payload (`status`, and `cancelled_ids` for small cancels) as a Hint.
 
     NOTIFY names only cancelled jobs, without their revision: each is checked by its claim's
-    heartbeat at once. A payload that is not the trigger's is still a hint that work may wait.
+    heartbeat at once. Rows that became queued by an update (a requeue, a retry, a release) are
+    not named, so every claim in flight checks. A payload that is not the trigger's is still a
+    hint that work may wait.
     """
     try:
         document = json.loads(payload)
         status = document.get("status")
         ids = document.get("cancelled_ids") or []
         changes = tuple(JobChange(UUID(str(i)), "cancelled") for i in ids)
+        requeued = document.get("op") == "update" and int(document.get("queued") or 0) > 0
     except (ValueError, AttributeError, TypeError):
         return Hint("notify")
-    return Hint(str(status) if status else "notify", changes)
+    return Hint(str(status) if status else "notify", changes, unnamed_requeues=requeued)
