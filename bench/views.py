@@ -12,7 +12,7 @@ a dealer's logo.
 
 Only numpy and Pillow, no I/O; the same arguments give the same pixels. The car is painted at most
 `MAX_WORK_SIDE` pixels large and scaled up. Cost: a 2000 x 1333 `render_view` (cutout and photo)
-takes about 0.25 s on one core of the development machine:
+takes about 0.33 s on the development machine (2 shared cores, under load), all flaws 0.5 s:
 
     python -m timeit -s "from bench.views import render_view" "render_view(2000, 1333)"
 """
@@ -85,7 +85,11 @@ class Tyre:
 
 @dataclass(frozen=True)
 class ViewRender:
-    """A rendered view: the provider's cutout, the studio photo, tyre ground truth, alpha box."""
+    """A rendered view: the provider's cutout, the studio photo, tyre ground truth, alpha box.
+
+    `tyres` come in the order rear-left, front-left, rear-right, front-right (left: the flank the
+    side and three-quarter views face); `box` bounds alpha > 10 in the cutout, flaws included.
+    """
 
     cutout: Image.Image
     photo: Image.Image
@@ -226,7 +230,7 @@ def _shade(colour: RGB, normal: Array, v: float, shape: _Shape, gloss: float = 1
     n = normal / max(float(np.linalg.norm(normal)), 1e-9)
     lambert = max(0.0, float(n @ _LIGHT))
     low = 0.62 + 0.38 * min(1.0, max(0.0, (v - shape.clearance) / (shape.belt - shape.clearance)))
-    base = np.asarray(colour, dtype=np.float64) / 255 * (0.38 + 0.62 * lambert) * low
+    base = np.asarray(colour, dtype=np.float64) / 255 * (0.50 + 0.50 * lambert) * low
     sky = gloss * 0.30 * max(0.0, float(n[1])) ** 2
     shine = gloss * 0.55 * max(0.0, float(n @ _LIGHT)) ** 24
     rgb = base + (1 - base) * min(0.9, sky + shine)
@@ -302,7 +306,7 @@ def _lighten(fill: RGBA, amount: float) -> RGBA:
     )
 
 
-def _decals(body: _Body, shape: _Shape, eye: Array) -> list[_Face]:
+def _decals(body: _Body, shape: _Shape, eye: Array, colour: RGB) -> list[_Face]:
     """Windows, lights, grille, plate and wheel arches on the faces the camera sees."""
     faces: list[_Face] = []
 
@@ -327,6 +331,7 @@ def _decals(body: _Body, shape: _Shape, eye: Array) -> list[_Face]:
         if float((eye - centre) @ np.array([sign, 0.0, 0.0])) > 0:
             faces.append(_Face(arr, fill, 2, -1, None))
 
+    seam: RGBA = (colour[0] // 3, colour[1] // 3, colour[2] // 3, 255)
     for side in (1.0, -1.0):
         window = _chaikin(shape.windows, 2)
         flank(window, side, (30, 36, 44, _WINDOW_ALPHA))
@@ -342,8 +347,14 @@ def _decals(body: _Body, shape: _Shape, eye: Array) -> list[_Face]:
                 side,
                 (20, 20, 23, 255),
             )
-        flank(list(_chaikin(shape.headlight, 2)), side, (226, 230, 234, 255))
-        flank(list(_chaikin(shape.taillight, 2)), side, (176, 20, 24, 255))
+        mx, my = shape.mirror[0]
+        mirror = [(mx + 0.6 * (x - mx), my + 0.6 * (y - my)) for x, y in shape.mirror]
+        flank(list(_chaikin(tuple(mirror), 2)), side, (24, 25, 28, 255))
+        # Seen from the side only: a nose or tail in view carries its own lamps.
+        if float(eye[0]) < 0.6:
+            flank(list(_chaikin(shape.headlight, 2)), side, (226, 230, 234, 255))
+        if float(eye[0]) > -0.6:
+            flank(list(_chaikin(shape.taillight, 2)), side, (176, 20, 24, 255))
         for wu in shape.wheels:
             arc = []
             for q in range(25):
@@ -364,7 +375,7 @@ def _decals(body: _Body, shape: _Shape, eye: Array) -> list[_Face]:
                     (du - 0.012, shape.clearance + 0.012),
                 ],
                 side,
-                (16, 16, 18, 200),
+                seam,
             )
     head = [p[1] for p in shape.headlight]
     h0, h1 = min(head), max(head)
@@ -372,12 +383,12 @@ def _decals(body: _Body, shape: _Shape, eye: Array) -> list[_Face]:
     t0, t1 = min(tail), max(tail)
     cl = shape.clearance
     for s in (1.0, -1.0):
-        lamp = [(s * 0.50, h0), (s * 0.90, h0 + 0.2 * (h1 - h0)), (s * 0.90, h1), (s * 0.50, h1)]
+        lamp = [(s * 0.48, h0), (s * 0.97, h0 + 0.3 * (h1 - h0)), (s * 0.97, h1), (s * 0.48, h1)]
         end(list(_chaikin(tuple(lamp), 2)), True, (232, 234, 238, 255))
         inner = [(s * 0.56, h0 + 0.25 * (h1 - h0)), (s * 0.70, h0 + 0.25 * (h1 - h0))]
         inner += [(s * 0.70, h1 - 0.2 * (h1 - h0)), (s * 0.56, h1 - 0.2 * (h1 - h0))]
         end(inner, True, (255, 250, 228, 255))
-        rear = [(s * 0.58, t0), (s * 0.95, t0), (s * 0.95, t1), (s * 0.58, t1)]
+        rear = [(s * 0.56, t0), (s * 0.98, t0), (s * 0.98, t1), (s * 0.56, t1)]
         end(list(_chaikin(tuple(rear), 2)), False, (170, 18, 22, 255))
         glow = [(s * 0.64, t0 + 0.3 * (t1 - t0)), (s * 0.88, t0 + 0.3 * (t1 - t0))]
         glow += [(s * 0.88, t1 - 0.2 * (t1 - t0)), (s * 0.64, t1 - 0.2 * (t1 - t0))]
@@ -458,7 +469,7 @@ def _car(kind: str, colour: RGB, eye: Array, seed: int, offset: Array) -> _Car:
     shape, width = _SHAPES[kind], _WIDTHS[kind]
     body = _body(shape, width)
     eye_local = eye - offset
-    faces = _body_faces(body, shape, colour) + _decals(body, shape, eye_local)
+    faces = _body_faces(body, shape, colour) + _decals(body, shape, eye_local, colour)
     rng = np.random.default_rng(seed + 11)
     wheels = []
     z_out = width / 2 - _TYRE_INSET
@@ -643,32 +654,38 @@ def _rasterise(painted: _Painted, width: int, height: int) -> Image.Image:
 
 
 def _ragged(alpha: Array, tyres: list[tuple[float, float]], height: int, seed: int) -> Array:
-    """Feather the outline and chew the lower edge over a few pixels."""
+    """Feather the outline and chew the lower edge: each column loses 0 to 5 soft pixels."""
     rng = np.random.default_rng(seed + 31)
     image = Image.fromarray(np.round(alpha).astype(np.uint8), "L")
-    soft = np.asarray(image.filter(ImageFilter.GaussianBlur(1.2)), dtype=np.float64)
-    out = np.minimum(alpha, soft) * 0.5 + soft * 0.5
-    top = int(min(y for _, y in tyres) - 0.03 * height)
-    bottom = int(max(y for _, y in tyres) + 3)
-    top, bottom = max(0, top), min(alpha.shape[0], bottom)
-    if bottom > top:
-        w = alpha.shape[1]
-        noise = rng.uniform(0.0, 1.0, (max(2, (bottom - top) // 3 + 2), w // 3 + 2))
-        field = np.asarray(
-            Image.fromarray(np.round(noise * 255).astype(np.uint8), "L").resize(
-                (w, bottom - top), Image.Resampling.BILINEAR
-            ),
-            dtype=np.float64,
-        )
-        ramp = np.linspace(0.0, 1.0, bottom - top)[:, None]
-        out[top:bottom] *= 1.0 - 0.75 * ramp * (field / 255.0)
+    soft = np.asarray(image.filter(ImageFilter.GaussianBlur(1.0)), dtype=np.float64)
+    out = 0.4 * alpha + 0.6 * soft
+    top = max(0, int(min(y for _, y in tyres) - 0.04 * height))
+    bottom = min(alpha.shape[0], int(max(y for _, y in tyres) + 4))
+    if bottom <= top:
+        return out
+    band = out[top:bottom]
+    w = alpha.shape[1]
+    solid = band > 128
+    rows = np.arange(bottom - top, dtype=np.float64)[:, None]
+    lowest = np.where(solid.any(axis=0), (solid * rows).max(axis=0), -1.0)
+    # A jagged bite depth, changing every few pixels along the edge.
+    knots = rng.uniform(0.0, 5.0, w // 4 + 2)
+    bite = np.interp(np.arange(w) / 4.0, np.arange(len(knots)), knots)
+    bite += rng.uniform(-0.8, 0.8, w)
+    depth = lowest[None, :] - rows  # pixels above the column's lowest solid pixel
+    keep = np.clip((depth - bite[None, :]) / 2.5 + 0.5, 0.0, 1.0)
+    band *= np.where(lowest[None, :] >= 0, keep, 1.0)
     return out
 
 
 def _ground_shadow(
-    camera: Camera, car: _Car, size: tuple[int, int], strength: int, blur: float
+    camera: Camera, car: _Car, size: tuple[int, int], strength: int, blur: float, step: int = 1
 ) -> Image.Image:
-    """A dark patch on the floor under the car and around its tyres, as an L mask."""
+    """A dark patch on the floor under the car and around its tyres, as an L mask.
+
+    A wide blur is computed `step` times smaller and scaled up: it is smooth anyway."""
+    full = size
+    size = (max(1, size[0] // step), max(1, size[1] // step))
     mask = Image.new("L", size, 0)
     draw = ImageDraw.Draw(mask)
     xs = [w[0] for w in car.wheels]
@@ -685,15 +702,18 @@ def _ground_shadow(
             )
         )
     xy, _ = camera.project(np.asarray(corners))
-    draw.polygon([(float(x), float(y)) for x, y in xy], fill=strength)
+    draw.polygon([(float(x) / step, float(y) / step) for x, y in xy], fill=strength)
     for x, z_out, z_in in car.wheels:
         ring = [
             (x + 0.10 * math.cos(a), 0.0, (z_out + z_in) / 2 + 0.07 * math.sin(a))
             for a in np.linspace(0.0, 2 * math.pi, 24, endpoint=False)
         ]
         rxy, _ = camera.project(np.asarray(ring))
-        draw.polygon([(float(px), float(py)) for px, py in rxy], fill=min(255, strength + 60))
-    return mask.filter(ImageFilter.GaussianBlur(blur))
+        draw.polygon(
+            [(float(px) / step, float(py) / step) for px, py in rxy], fill=min(255, strength + 60)
+        )
+    mask = mask.filter(ImageFilter.GaussianBlur(blur / step))
+    return mask if step == 1 else mask.resize(full, Image.Resampling.BILINEAR)
 
 
 def _speckles(alpha: Array, box: tuple[int, int, int, int], seed: int) -> Array:
@@ -759,18 +779,24 @@ def render_studio(
         raise ValueError(f"the image must be at least 16x16 pixels, not {width}x{height}")
     if not 0.05 <= floor <= 0.98:
         raise ValueError(f"floor must be between 0.05 and 0.98, not {floor}")
-    y = (np.arange(height, dtype=np.float64)[:, None] + 0.5) / height
-    x = (np.arange(width, dtype=np.float64)[None, :] + 0.5) / width
+    return _grain(_studio_plane(width, height, floor, wall, floor_colour), seed, 1.2)
+
+
+def _studio_plane(
+    width: int, height: int, floor: float, wall: RGB, floor_colour: RGB
+) -> Image.Image:
+    """The studio without grain: each row a blend of wall and floor, a vignette across."""
+    y = (np.arange(height, dtype=np.float32) + 0.5) / height
+    x = (np.arange(width, dtype=np.float32) + 0.5) / width
     cove = np.clip((y - (floor - 0.05)) / 0.09, 0.0, 1.0)
     cove = cove * cove * (3 - 2 * cove)
-    wall_rgb = np.asarray(wall, dtype=np.float64) / 255 * (0.92 + 0.08 * y / floor)[..., None]
+    wall_rgb = np.asarray(wall, dtype=np.float32) / 255 * (0.92 + 0.08 * y / floor)[:, None]
     depth = np.clip((y - floor) / max(1 - floor, 1e-3), 0.0, 1.0)
-    floor_rgb = np.asarray(floor_colour, dtype=np.float64) / 255 * (1.0 - 0.05 * depth)[..., None]
-    level = wall_rgb + (floor_rgb - wall_rgb) * cove[..., None]
+    floor_rgb = np.asarray(floor_colour, dtype=np.float32) / 255 * (1.0 - 0.05 * depth)[:, None]
+    rows = wall_rgb + (floor_rgb - wall_rgb) * cove[:, None]
     vignette = 1.0 - 0.10 * (2 * x - 1) ** 2
-    rgb = np.clip(level * vignette[..., None], 0.0, 1.0)
-    photo = Image.fromarray(np.round(rgb * 255).astype(np.uint8), "RGB")
-    return _grain(photo, seed, 1.2)
+    rgb = np.clip(rows[:, None, :] * vignette[None, :, None] * 255 + 0.5, 0.0, 255.0)
+    return Image.fromarray(rgb.astype(np.uint8), "RGB")
 
 
 def render_logo(width: int, *, text: str = "AUTOHAUS", colour: RGB = (18, 52, 110)) -> Image.Image:
@@ -817,17 +843,17 @@ def _studio_photo(
     rows = np.nonzero(alpha.max(axis=1) > 10)[0]
     top = float(rows[0]) if len(rows) else 0.3 * height
     floor = float(np.clip((horizon - 0.35 * (horizon - top)) / height, 0.2, 0.95))
-    photo = render_studio(width, height, floor=floor, seed=seed)
-    shade = np.zeros((height, width), dtype=np.float64)
+    photo = _studio_plane(width, height, floor, (200, 203, 207), (230, 231, 233))
+    shade = np.zeros((height, width), dtype=np.float32)
     for car in cars:
-        soft = _ground_shadow(camera, car, (width, height), 120, 0.012 * width)
+        soft = _ground_shadow(camera, car, (width, height), 120, 0.012 * width, 4)
         hard = _ground_shadow(camera, car, (width, height), 0, 0.003 * width)
-        shade += np.asarray(soft, dtype=np.float64) / 255 * 0.45
-        shade += np.asarray(hard, dtype=np.float64) / 255 * 0.35
-    rgb = np.asarray(photo, dtype=np.float64) * (1 - np.clip(shade, 0.0, 0.8))[..., None]
-    photo = Image.fromarray(np.round(rgb).astype(np.uint8), "RGB")
+        shade += np.asarray(soft, dtype=np.float32) * np.float32(0.45)
+        shade += np.asarray(hard, dtype=np.float32) * np.float32(0.35)
+    light = Image.fromarray((255.5 - np.clip(shade, 0.0, 204.0)).astype(np.uint8), "L")
+    photo = ImageChops.multiply(photo, Image.merge("RGB", (light, light, light)))
     photo.paste(cutout, (0, 0), cutout)
-    return _grain(photo, seed + 1, 1.4)
+    return _grain(photo, seed, 1.6)
 
 
 def render_view(

@@ -11,29 +11,21 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from daemon.ports import ObjectStore, QueueUnavailable
+from daemon.ports import JobAdmin, ObjectStore, QueueSummary, QueueUnavailable
 from daemon.settings import Settings, SettingsError
 
+__all__ = ["STATUSES", "JobAdmin", "PostgresAdmin", "QueueSummary", "SupabaseAdmin", "admin_for"]
+
 STATUSES = ("queued", "processing", "succeeded", "failed", "cancelled")
-
-
-@dataclass
-class QueueSummary:
-    counts: dict[str, int]
-    oldest_queued_seconds: float | None
-    workers: dict[str, int]  # worker id -> live leases
-    last_failures: list[dict[str, Any]] = field(default_factory=list)
-    jobs: list[dict[str, Any]] = field(default_factory=list)
 
 
 def source_object_path(file: Path, vehicle_id: str | None) -> str:
@@ -45,20 +37,6 @@ def source_object_path(file: Path, vehicle_id: str | None) -> str:
 
 def content_type_of(file: Path) -> str:
     return mimetypes.guess_type(file.name)[0] or "application/octet-stream"
-
-
-class JobAdmin(Protocol):
-    async def insert_job(
-        self,
-        *,
-        source_bucket: str,
-        source_path: str,
-        vehicle_id: str | None,
-        options: dict[str, Any],
-        priority: int = 0,
-    ) -> str: ...
-
-    async def summary(self, *, job_ids: list[str] | None = None) -> QueueSummary: ...
 
 
 async def enqueue_file(
@@ -177,18 +155,27 @@ class SupabaseAdmin:
     @asynccontextmanager
     async def _jobs(self) -> AsyncIterator[Callable[[], Any]]:
         """Fresh request builders on the processing_jobs table, from a client closed afterwards."""
+        from postgrest.exceptions import APIError
+
         from daemon.backends.supabase import RPC_TIMEOUT, make_client
-        from daemon.backends.supabase.errors import SupabaseQueueError, classify_call_error
+        from daemon.backends.supabase.errors import (
+            NETWORK_ERRORS,
+            SupabaseQueueError,
+            classify_api_error,
+            classify_network_error,
+        )
 
         client = make_client(self._url, self._key, RPC_TIMEOUT)
         try:
             yield lambda: client.table("processing_jobs")
-        except Exception as exc:
+        except APIError as exc:
             # One sentence for the person at the terminal: unreachable, wrong key, or refused.
-            error = classify_call_error(exc, call="processing_jobs")
+            error = classify_api_error(exc, call="processing_jobs")
             if isinstance(error, SupabaseQueueError):
                 raise QueueUnavailable(str(error)) from None
             raise error from None
+        except NETWORK_ERRORS as exc:
+            raise classify_network_error(exc, call="processing_jobs") from None
         finally:
             await client.postgrest.aclose()
 

@@ -11,9 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from daemon.errors import ProcessingError
-from daemon.ports import QueueUnavailable
-from daemon.settings import SettingsError
+from daemon.errors import DaemonError
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -57,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(only).parse_args(argv)
     try:
         return int(args._run(args))
-    except (SettingsError, CommandError, ProcessingError, QueueUnavailable) as exc:
+    except (DaemonError, CommandError) as exc:  # each is one sentence for the operator
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -1,8 +1,23 @@
-"""The contract's error codes (CONTRACT.md section 5) as one exception hierarchy.
+"""The daemon's errors: one tree, and each branch is handled in one way.
 
-Every failure that reaches a job's `error` column is one of these: a code, one sentence a person
-can act on, and whether a retry could help. Anything else is mapped to `internal_error` once, at
-the edge (see `as_processing_error`).
+    DaemonError
+    ├── TransientError ............. an outage: retried with backoff, never the job's fault
+    │   ├── QueueUnavailable ....... the queue did not answer (claim, heartbeat, final write)
+    │   ├── StorageFailed .......... storage_failed        (also a ProcessingError)
+    │   ├── ProviderUnavailable .... provider_unavailable  (also a ProcessingError)
+    │   └── ProviderRateLimited .... provider_rate_limited (also a ProcessingError)
+    ├── ProcessingError ............ this job failed: a contract code and one sentence
+    │   ├── InvalidOptions, SourceNotFound, UnsupportedImage, CorruptImage, ImageTooLarge,
+    │   │   BackgroundRemovalFailed, LeaseExpired ... permanent: the job fails at once
+    │   └── InternalError .......... a bug: the traceback goes to the log, never to the row
+    └── ConfigurationError ......... the daemon cannot run as configured: one sentence, exit 1
+        └── SettingsError .......... a setting is missing, malformed or refused
+            └── CredentialsRefused . a service refused the daemon's key (at start-up; or a key
+                                     revoked while running: claiming pauses until it works)
+
+Adapters catch their own libraries' exceptions by name and map them into this tree once; any
+other exception is a bug. A job that meets one fails with `internal_error` (see
+`as_processing_error`), and no loop ever retries one as if it were an outage.
 """
 
 from __future__ import annotations
@@ -10,8 +25,36 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 
-class ProcessingError(Exception):
-    """A job failure with a contract code and a one-sentence message."""
+class DaemonError(Exception):
+    """The root of every error the daemon raises on purpose."""
+
+
+class TransientError(DaemonError):
+    """An outage of something the daemon depends on: retried with backoff."""
+
+
+class ConfigurationError(DaemonError):
+    """The daemon cannot run as configured; the message is one sentence for the operator."""
+
+
+class SettingsError(ConfigurationError):
+    """A setting is missing or malformed; the message is one sentence naming the variable."""
+
+
+class CredentialsRefused(SettingsError):
+    """A service refused the daemon's key (HTTP 401/403 or its equivalent).
+
+    At start-up the daemon exits 1 with the message; while running it stops claiming, reports
+    the message on /health and probes until the key works again. Never retried as an outage.
+    """
+
+
+class QueueUnavailable(TransientError):
+    """The queue could not be reached; the caller retries with backoff."""
+
+
+class ProcessingError(DaemonError):
+    """A job failure with a contract code and a one-sentence message (CONTRACT.md section 5)."""
 
     code: ClassVar[str] = "internal_error"
     retryable: ClassVar[bool] = False
@@ -62,17 +105,17 @@ class BackgroundRemovalFailed(ProcessingError):
     code = "background_removal_failed"
 
 
-class ProviderUnavailable(ProcessingError):
+class ProviderUnavailable(ProcessingError, TransientError):
     code = "provider_unavailable"
     retryable = True
 
 
-class ProviderRateLimited(ProcessingError):
+class ProviderRateLimited(ProcessingError, TransientError):
     code = "provider_rate_limited"
     retryable = True
 
 
-class StorageFailed(ProcessingError):
+class StorageFailed(ProcessingError, TransientError):
     code = "storage_failed"
     retryable = True
 
@@ -82,6 +125,8 @@ class LeaseExpired(ProcessingError):
 
 
 class InternalError(ProcessingError):
+    """A bug in the daemon or a library: never retried as an outage."""
+
     code = "internal_error"
 
 

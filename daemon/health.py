@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +20,7 @@ from loguru import logger
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from daemon import metrics
+from daemon.jobs.health_state import assess
 from daemon.jobs.worker import Worker
 
 WEBHOOK_PATH = "/hooks/processing-jobs"
@@ -66,7 +66,7 @@ class HealthServer:
         self.port = port
         self.webhook_secret = webhook_secret
         # The loop ticks at least once per poll interval; three missed ticks is a stall.
-        self.stall_after = stall_after or max(15.0, worker.config.poll_interval * 3 + 5)
+        self.stall_after = stall_after or max(15.0, worker.settings.poll_interval_seconds * 3 + 5)
         self._server: asyncio.base_events.Server | None = None
 
     async def start(self) -> int:
@@ -129,29 +129,14 @@ class HealthServer:
 
     async def _health(self) -> Response:
         worker = self.worker
-        details: dict[str, Any] = {"worker": worker.worker_id, "active_jobs": len(worker.active)}
-        if worker.health.queue_error:
-            details["last_claim_error"] = worker.health.queue_error
-        problem: str | None = None
-        if worker.health.stopping:
-            problem = "shutting down"
-        elif time.monotonic() - worker.health.last_tick > self.stall_after:
-            problem = "the worker loop has stalled"
-        else:
-            try:
-                with anyio.fail_after(3):
-                    await worker.backend.queue.ping()
-            except Exception as exc:
-                problem = f"queue unreachable: {exc or type(exc).__name__}"
-        try:
-            details["wakeups"] = (
-                "connected" if await worker.backend.wakeups.healthy() else "polling"
-            )
-        except Exception:
-            details["wakeups"] = "polling"
-        if problem:
-            return _json(503, {"status": "unhealthy", "reason": problem, **details})
-        return _json(200, {"status": "healthy", **details})
+        status, body = await assess(
+            worker.health,
+            worker.backend.queue,
+            worker.backend.wakeups,
+            stall_after=self.stall_after,
+            details={"worker": worker.worker_id, "active_jobs": len(worker.active)},
+        )
+        return _json(status, body)
 
     async def _metrics(self) -> Response:
         return Response(200, generate_latest(metrics.REGISTRY), CONTENT_TYPE_LATEST)

@@ -1,19 +1,37 @@
-"""The ports the job lifecycle talks to. Adapters live in `daemon.backends` and `daemon.removers`.
+"""Every port, in one place. Adapters live in `daemon.backends` and `daemon.removers`.
 
-The lifecycle knows these Protocols only; Postgres, Supabase, the filesystem and API4.ai are
-adapters behind them, each tested against its protocol (tests/conformance).
+- `JobQueue`: the contract's state functions (claim, heartbeat, complete, fail, release);
+- `ObjectStore`: buckets of objects (originals, outputs, the removal cache);
+- `Wakeups`: hints that work may be there, and which claims a cancel or requeue ended;
+- `BackgroundRemover`: the provider call (defined beside the pipeline that uses it);
+- `JobAdmin`: the admin side (`enqueue`, `status`): queue a job, summarise the queue.
+
+The lifecycle knows these Protocols only; Postgres, Supabase, the filesystem, memory and API4.ai
+are adapters behind them, each tested against its protocol (tests/conformance).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
 from uuid import UUID
 
+from daemon.errors import QueueUnavailable
 from daemon.pipeline.removal import BackgroundRemover
 
-__all__ = ["BackgroundRemover", "ClaimedJob", "JobQueue", "ObjectStore", "Wakeups"]
+__all__ = [
+    "BackgroundRemover",
+    "ClaimedJob",
+    "Hint",
+    "JobAdmin",
+    "JobChange",
+    "JobQueue",
+    "ObjectStore",
+    "QueueSummary",
+    "QueueUnavailable",
+    "Wakeups",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +69,9 @@ class ClaimedJob:
 class JobQueue(Protocol):
     """Thin calls of the contract's SQL functions (CONTRACT.md section 2).
 
-    Network and database failures raise daemon.errors.StorageFailed-like transient errors
-    (`QueueUnavailable`); a stale claim is an answer (False / None), not an exception.
+    An outage raises `QueueUnavailable`, a refused key `CredentialsRefused` (daemon.errors);
+    anything else that escapes is a bug. A stale claim is an answer (False / None), not an
+    exception.
     """
 
     async def claim(
@@ -100,7 +119,8 @@ class ObjectStore(Protocol):
     """Buckets of objects (Supabase Storage, or folders on disk)."""
 
     async def get(self, bucket: str, path: str) -> bytes:
-        """The object's bytes; raises SourceNotFound when it does not exist, StorageFailed else."""
+        """The object's bytes. Raises SourceNotFound when it does not exist, StorageFailed for an
+        outage, CredentialsRefused for a refused key."""
         ...
 
     async def put(
@@ -132,11 +152,49 @@ class ObjectStore(Protocol):
     async def aclose(self) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class JobChange:
+    """A job that a hint source saw cancelled or requeued.
+
+    `revision` is the row's revision after the change when the source says it (Realtime sends
+    the row), None when it does not (NOTIFY sends only the ids of cancelled rows).
+    """
+
+    job_id: UUID
+    status: Literal["queued", "cancelled"]
+    revision: int | None = None
+
+    def verdict(self, claimed_revision: int) -> Literal["stale", "check", "ignore"]:
+        """What this change says of a claim of the job at `claimed_revision`.
+
+        stale: the claim is over for sure (cancelled at its revision, or requeued past it);
+        ignore: the change is older than the claim; check: ask the heartbeat, the only truth.
+        """
+        if self.revision is None:
+            return "check"
+        if self.revision < claimed_revision:
+            return "ignore"
+        if self.status == "cancelled" or self.revision > claimed_revision:
+            return "stale"
+        return "check"  # queued at the claim's own revision: a release or a rescue's retry
+
+
+@dataclass(frozen=True, slots=True)
+class Hint:
+    """One wake-up: there may be work, and these jobs were cancelled or requeued."""
+
+    reason: str  # "insert", "queued", "cancelled", "resubscribed", "notify", ...
+    changes: tuple[JobChange, ...] = ()
+    # Jobs were requeued but the source does not name them (NOTIFY): every claim in flight
+    # asks its heartbeat at once whether it is still current.
+    unnamed_requeues: bool = False
+
+
 class Wakeups(Protocol):
     """Hints that there may be work: an async stream, never the source of truth."""
 
-    def hints(self) -> AsyncIterator[str]:
-        """Yields a short reason ("insert", "queued", "cancelled", "resubscribed", ...) per hint."""
+    def hints(self) -> AsyncIterator[Hint]:
+        """Yields one Hint per wake-up; a source ends or reconnects on its own outages."""
         ...
 
     async def healthy(self) -> bool:
@@ -146,5 +204,32 @@ class Wakeups(Protocol):
     async def aclose(self) -> None: ...
 
 
-class QueueUnavailable(Exception):
-    """The queue could not be reached; the caller retries with backoff."""
+@dataclass
+class QueueSummary:
+    """The queue at a glance, as `status` prints it."""
+
+    counts: dict[str, int]
+    oldest_queued_seconds: float | None
+    workers: dict[str, int]  # worker id -> live leases
+    last_failures: list[dict[str, Any]] = field(default_factory=list)
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+
+
+class JobAdmin(Protocol):
+    """What the admin UI does, for `enqueue`, `status` and `demo`: insert jobs, look at them."""
+
+    async def insert_job(
+        self,
+        *,
+        source_bucket: str,
+        source_path: str,
+        vehicle_id: str | None,
+        options: dict[str, Any],
+        priority: int = 0,
+    ) -> str:
+        """Queue one job; returns its id."""
+        ...
+
+    async def summary(self, *, job_ids: list[str] | None = None) -> QueueSummary:
+        """Counts per status, oldest queued age, live workers, last failures (and `job_ids`)."""
+        ...

@@ -10,41 +10,17 @@ import anyio
 from loguru import logger
 
 from daemon import metrics
-from daemon.backends import Backend, PollOnly
+from daemon.backends import Backend
+from daemon.backends.factory import open_backend
 from daemon.health import HealthServer
 from daemon.jobs.identity import new_worker_id
-from daemon.jobs.worker import Worker, WorkerConfig
+from daemon.jobs.worker import Worker
 from daemon.pipeline.removal import BackgroundRemover
-from daemon.ports import QueueUnavailable
-from daemon.settings import Settings, SettingsError
+from daemon.settings import Settings
+
+__all__ = ["build_remover", "open_backend", "run_worker", "serve"]
 
 DEPTH_REFRESH_SECONDS = 15.0
-
-
-async def open_backend(settings: Settings) -> Backend:
-    """The backend the settings ask for; a one-sentence SettingsError when none or unreachable."""
-    backend = await _open_backend(settings)
-    if not settings.wakeups_enabled:
-        await backend.wakeups.aclose()
-        backend.wakeups = PollOnly()
-    return backend
-
-
-async def _open_backend(settings: Settings) -> Backend:
-    if settings.backend == "supabase":
-        from daemon.backends.supabase import open_supabase_backend
-
-        return await open_supabase_backend(settings)
-    if settings.backend == "postgres":
-        from daemon.backends.postgres import open_postgres_backend
-
-        try:
-            return await open_postgres_backend(settings)
-        except QueueUnavailable as exc:
-            raise SettingsError(f"DATABASE_URL does not lead to a database: {exc}") from None
-    raise SettingsError(
-        "Set SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY (Supabase) or DATABASE_URL (Postgres)."
-    )
 
 
 def build_remover(settings: Settings) -> BackgroundRemover:
@@ -66,7 +42,7 @@ async def run_worker(
     on_start: Callable[[Worker], None] | None = None,
 ) -> None:
     """Run a worker and its health port until `stop` is set (or a signal), then drain."""
-    worker = Worker(backend, remover, WorkerConfig.from_settings(settings), new_worker_id())
+    worker = Worker(backend, remover, settings, new_worker_id())
     health = HealthServer(
         worker,
         host=settings.health_host,

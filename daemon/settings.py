@@ -14,11 +14,11 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from daemon.errors import SettingsError
+
+__all__ = ["API4AI_CARS_URL", "Settings", "SettingsError"]
+
 API4AI_CARS_URL = "https://api4ai.cloud/img-bg-removal/v1/cars/results"
-
-
-class SettingsError(Exception):
-    """A setting is missing or malformed; the message is one sentence naming the variable."""
 
 
 class Settings(BaseSettings):

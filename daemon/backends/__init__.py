@@ -8,15 +8,15 @@ from dataclasses import dataclass
 
 import anyio
 
-from daemon.ports import JobQueue, ObjectStore, Wakeups
+from daemon.ports import Hint, JobQueue, ObjectStore, Wakeups
 
 
 class PollOnly:
     """Wakeups that never come: the worker relies on its poll alone (WAKEUPS_ENABLED=false)."""
 
-    async def hints(self) -> AsyncIterator[str]:
+    async def hints(self) -> AsyncIterator[Hint]:
         await anyio.sleep_forever()
-        yield "never"  # pragma: no cover - makes this an async generator
+        yield Hint("never")  # pragma: no cover - makes this an async generator
 
     async def healthy(self) -> bool:
         return False

@@ -87,7 +87,10 @@ class FilesystemStore:
                 if p.is_file() and not p.name.startswith(".tmp-")
             )
 
-        return await anyio.to_thread.run_sync(walk)
+        try:
+            return await anyio.to_thread.run_sync(walk)
+        except OSError as exc:
+            raise StorageFailed(f"Listing {bucket}/{prefix} failed ({exc.strerror}).") from None
 
     async def version(self, bucket: str, path: str) -> str | None:
         # Writes are atomic renames: a replaced file has a new inode and modification time.

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from daemon.admin import PostgresAdmin, QueueSummary, enqueue_file
+from daemon.admin import QueueSummary, enqueue_file
 from daemon.cli import CommandError
 from daemon.logs import setup_logging
 from daemon.settings import Settings, load_settings
@@ -98,12 +98,12 @@ def run(args: argparse.Namespace) -> int:
 async def _demo(
     settings: Settings, files: list[Path], console: Console, timeout: float
 ) -> list[dict[str, Any]]:
-    from daemon.backends.postgres import open_postgres_backend
+    from daemon.backends.factory import open_admin, open_backend
     from daemon.service import build_remover, run_worker
 
     assert settings.database_url is not None
-    admin = PostgresAdmin(settings.database_url.get_secret_value())
-    backend = await open_postgres_backend(settings)
+    admin = open_admin(settings)
+    backend = await open_backend(settings)
     remover = build_remover(settings)
     try:
         job_ids = [

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import anyio
 
-from daemon.admin import admin_for, enqueue_file
+from daemon.admin import enqueue_file
+from daemon.backends.factory import open_admin, open_backend
 from daemon.cli import CommandError
 from daemon.pipeline.options import parse_options
-from daemon.service import open_backend
 from daemon.settings import Settings, load_settings
 
 
@@ -46,9 +46,10 @@ async def _enqueue(
     options: dict[str, object],
     priority: int,
 ) -> list[str]:
-    backend = await open_backend(settings)
+    # Only the store and the queue: queueing a photo needs no Realtime subscription.
+    backend = await open_backend(settings, wakeups=False)
     try:
-        admin = admin_for(settings)
+        admin = open_admin(settings)
         return [
             await enqueue_file(
                 admin,

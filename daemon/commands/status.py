@@ -11,7 +11,8 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from daemon.admin import QueueSummary, admin_for
+from daemon.backends.factory import open_admin
+from daemon.ports import QueueSummary
 from daemon.settings import load_settings
 
 
@@ -23,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
-    admin = admin_for(settings)
+    admin = open_admin(settings)
     if args.json:
         print(json.dumps(anyio.run(admin.summary).counts))
         return 0

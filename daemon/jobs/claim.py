@@ -13,14 +13,14 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 from loguru import logger
 
 from daemon import metrics
-from daemon.errors import ProcessingError, as_processing_error
-from daemon.jobs.assets import AssetCache
+from daemon.errors import CredentialsRefused, ProcessingError, as_processing_error
+from daemon.jobs.assets import AssetCache, StoreAssets
 from daemon.jobs.budget import PixelBudget
 from daemon.jobs.cache import CachedRemoval
 from daemon.jobs.memory import release_after
@@ -31,8 +31,17 @@ from daemon.pipeline.removal import BackgroundRemover
 from daemon.ports import ClaimedJob, JobQueue, ObjectStore, QueueUnavailable
 from daemon.processing import run_pipeline
 from daemon.result import Location, build_result
+from daemon.retry import Backoff, Retries
+from daemon.settings import Settings
+
+if TYPE_CHECKING:
+    from loguru import Logger
 
 T = TypeVar("T")
+
+# The final write through an outage: 0.2 s, 0.4 s ... at most 5 s apart, until the lease is
+# surely gone (twice its length); no jitter, one writer per claim.
+FINAL_WRITE_BACKOFF = Backoff(initial=0.2, maximum=5.0, jitter=0.0)
 
 # Output objects never change (their path carries the revision), so CDNs may keep them forever.
 OUTPUT_CACHE_CONTROL = "public, max-age=31536000, immutable"
@@ -40,19 +49,40 @@ OUTPUT_CACHE_CONTROL = "public, max-age=31536000, immutable"
 
 @dataclass(frozen=True)
 class ClaimDeps:
-    """What every claim needs; built once per worker."""
+    """What every claim needs; built once per worker. The settings are the daemon's one
+    settings object; the properties below only name the parts a claim reads."""
 
     queue: JobQueue
     store: ObjectStore
     remover: BackgroundRemover
     budget: PixelBudget
     pipeline_limiter: anyio.CapacityLimiter
-    limits: Limits
     worker_id: str
-    lease_seconds: int
-    output_bucket: str
-    cache_bucket: str
-    assets: AssetCache
+    settings: Settings
+    # Backdrops and logos, shared by every claim of this worker (built from the store).
+    assets: AssetCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        source = StoreAssets(self.store, self.settings.assets_bucket)
+        object.__setattr__(self, "assets", AssetCache(source, self.limits))
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(
+            max_bytes=self.settings.max_image_bytes, max_pixels=self.settings.max_image_pixels
+        )
+
+    @property
+    def lease_seconds(self) -> int:
+        return self.settings.lease_seconds
+
+    @property
+    def output_bucket(self) -> str:
+        return self.settings.output_bucket
+
+    @property
+    def cache_bucket(self) -> str:
+        return self.settings.cache_bucket
 
 
 @dataclass
@@ -65,6 +95,10 @@ class ClaimRun:
     lost: bool = False
     release_requested: bool = False
     finished: bool = False
+    # A refused key (while running) ends the claim without a write: none could be made.
+    refused: CredentialsRefused | None = None
+    # A bug in the heartbeat loop: the job fails with internal_error, the traceback is logged.
+    bug: BaseException | None = None
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     _changed: anyio.Event = field(default_factory=anyio.Event)
     _loop_thread: int = field(default_factory=threading.get_ident)
@@ -106,6 +140,18 @@ class ClaimRun:
             await self._changed.wait()
         self._changed = anyio.Event()
 
+    def stop_by_hint(self) -> None:
+        """A hint says this claim is over (cancelled, requeued): stop at once and write nothing,
+        exactly as after a heartbeat that answered false."""
+        if self.finished:
+            return  # the final write is under way; its fence decides
+        self.lost = True
+        self.scope.cancel()
+
+    def check_now(self) -> None:
+        """Heartbeat now, not at the next interval: a hint may concern this claim."""
+        self._changed.set()
+
     def stop_for_release(self) -> None:
         """Shutdown: stop working on this job and give it back to the queue."""
         self.release_requested = True
@@ -128,6 +174,8 @@ async def execute_claim(run: ClaimRun, deps: ClaimDeps) -> str:
                     result = await _process(run, deps)
                 except Abandoned:
                     pass  # the claim is over: the heartbeat or the release says why
+                except CredentialsRefused as exc:
+                    run.refused = exc
                 except Exception as exc:
                     error = as_processing_error(exc)
                     if not isinstance(exc, ProcessingError):
@@ -138,6 +186,29 @@ async def execute_claim(run: ClaimRun, deps: ClaimDeps) -> str:
     finally:
         metrics.active_processing.dec()
 
+    if run.bug is not None:
+        result, error = None, as_processing_error(run.bug)
+    try:
+        return await _record_end(run, deps, log, started, result, error)
+    except CredentialsRefused as exc:
+        run.refused = exc
+    # The worker says so once a minute for the whole process, not once per job.
+    log.debug("the key was refused: stopped without writing (the lease will run out)")
+    return "refused"
+
+
+async def _record_end(
+    run: ClaimRun,
+    deps: ClaimDeps,
+    log: Logger,
+    started: float,
+    result: dict[str, Any] | None,
+    error: ProcessingError | None,
+) -> str:
+    """The claim's one final write (complete, fail or release), or none when it is over."""
+    job = run.job
+    if run.refused is not None:
+        raise run.refused
     if run.lost:
         metrics.lease_losses.inc()
         log.warning("claim is over (cancelled, requeued or rescued); stopped without writing")
@@ -283,6 +354,15 @@ async def _heartbeat_loop(run: ClaimRun, deps: ClaimDeps) -> None:
             # Keep working: the lease may outlive a short outage; the final write is fenced anyway.
             logger.bind(job_id=str(job.id)).warning("heartbeat failed: {}", exc)
             continue
+        except CredentialsRefused as exc:
+            run.refused = exc
+            run.scope.cancel()
+            return
+        except Exception as exc:  # a bug, not an outage: fail the job with internal_error
+            logger.bind(job_id=str(job.id)).opt(exception=exc).error("heartbeat raised a bug")
+            run.bug = exc
+            run.scope.cancel()
+            return
         if not ok:
             run.lost = True
             run.scope.cancel()
@@ -293,7 +373,7 @@ async def _final_write(deps: ClaimDeps, call: Callable[[], Awaitable[T]]) -> T:
     """The last write of a claim, retried through a database outage for as long as the lease
     could still be ours; after that the lease is gone and the job will be rescued."""
     deadline = time.monotonic() + deps.lease_seconds * 2
-    delay = 0.2
+    retries = Retries(FINAL_WRITE_BACKOFF)
     with anyio.CancelScope(shield=True):
         while True:
             try:
@@ -301,9 +381,9 @@ async def _final_write(deps: ClaimDeps, call: Callable[[], Awaitable[T]]) -> T:
             except QueueUnavailable as exc:
                 if time.monotonic() > deadline:
                     raise
+                delay = retries.next_wait()
                 logger.warning("final write failed ({}); retrying in {:.1f} s", exc, delay)
                 await anyio.sleep(delay)
-                delay = min(delay * 2, 5.0)
     raise AssertionError("unreachable: a shielded scope is never cancelled")
 
 

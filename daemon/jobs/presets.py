@@ -21,10 +21,13 @@ async def resolve_options(raw: Any, presets: PresetSource | None) -> ProcessingO
     The preset's options apply first and the job's own keys override them (objects merge key by
     key). An unknown preset, or one whose options do not validate, is invalid_options naming it.
     """
-    own = parse_options(raw)  # the job's own keys must be valid on their own, too
-    name = own.preset
-    if name is None:
-        return own
+    job_keys = _as_dict(raw)
+    if job_keys.get("preset") is None:
+        return parse_options(raw)
+    # The job's own keys may complete the preset's (a logo's width without its path): they are
+    # validated together, once merged. The name alone is checked first.
+    name = parse_options({"preset": job_keys["preset"]}).preset
+    assert name is not None
     if presets is None:
         raise InvalidOptions(
             f"The preset '{name}' cannot be used here: presets live in the database."
@@ -32,7 +35,6 @@ async def resolve_options(raw: Any, presets: PresetSource | None) -> ProcessingO
     preset = await presets.preset(name)
     if preset is None:
         raise InvalidOptions(f"The preset '{name}' does not exist.")
-    job_keys = _as_dict(raw)
     try:
         return parse_options(merge_options(preset, job_keys))
     except InvalidOptions as exc:

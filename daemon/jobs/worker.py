@@ -10,72 +10,36 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, field
 
 import anyio
 from loguru import logger
 
 from daemon import metrics
 from daemon.backends import Backend
-from daemon.jobs.assets import AssetCache, StoreAssets
+from daemon.errors import CredentialsRefused
 from daemon.jobs.budget import PixelBudget
 from daemon.jobs.claim import ClaimDeps, ClaimRun, execute_claim
-from daemon.pipeline import Limits
+from daemon.jobs.health_state import WorkerHealth
 from daemon.pipeline.removal import BackgroundRemover
-from daemon.ports import QueueUnavailable
+from daemon.ports import Hint, QueueUnavailable
+from daemon.retry import Backoff, Retries
 from daemon.settings import Settings
 
 # Coalesce a burst of hints into one claim.
 HINT_DEBOUNCE_SECONDS = 0.005
 
 
-@dataclass(frozen=True)
-class WorkerConfig:
-    concurrency: int = 4
-    lease_seconds: int = 60
-    poll_interval: float = 5.0
-    shutdown_grace: float = 30.0
-    memory_budget_pixels: int = 200_000_000
-    pipeline_threads: int = 2
-    limits: Limits = field(default_factory=Limits)
-    output_bucket: str = "vehicle-photos-processed"
-    cache_bucket: str = "processing-cache"
-    assets_bucket: str = "processing-assets"
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> WorkerConfig:
-        return cls(
-            concurrency=settings.worker_concurrency,
-            lease_seconds=settings.lease_seconds,
-            poll_interval=settings.poll_interval_seconds,
-            shutdown_grace=settings.shutdown_grace_seconds,
-            memory_budget_pixels=settings.memory_budget_pixels,
-            pipeline_threads=settings.pipeline_threads,
-            limits=Limits(max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels),
-            output_bucket=settings.output_bucket,
-            cache_bucket=settings.cache_bucket,
-            assets_bucket=settings.assets_bucket,
-        )
-
-
-@dataclass
-class WorkerHealth:
-    """What /health reports: is the loop turning, and did the queue answer last time."""
-
-    last_tick: float = 0.0
-    queue_error: str | None = None
-    stopping: bool = False
-
-
 class Worker:
+    """Claims jobs from the backend's queue and runs them, as the settings say."""
+
     def __init__(
-        self, backend: Backend, remover: BackgroundRemover, config: WorkerConfig, worker_id: str
+        self, backend: Backend, remover: BackgroundRemover, settings: Settings, worker_id: str
     ) -> None:
         self.backend = backend
-        self.config = config
+        self.settings = settings
         self.worker_id = worker_id
         self.health = WorkerHealth(last_tick=time.monotonic())
-        self.budget = PixelBudget(config.memory_budget_pixels)
+        self.budget = PixelBudget(settings.memory_budget_pixels)
         self.active: dict[object, ClaimRun] = {}
         self._wake = anyio.Event()
         self._idle = anyio.Event()
@@ -84,13 +48,9 @@ class Worker:
             store=backend.store,
             remover=remover,
             budget=self.budget,
-            pipeline_limiter=anyio.CapacityLimiter(config.pipeline_threads),
-            limits=config.limits,
+            pipeline_limiter=anyio.CapacityLimiter(settings.pipeline_threads),
             worker_id=worker_id,
-            lease_seconds=config.lease_seconds,
-            output_bucket=config.output_bucket,
-            cache_bucket=config.cache_bucket,
-            assets=AssetCache(StoreAssets(backend.store, config.assets_bucket), config.limits),
+            settings=settings,
         )
 
     def wake(self, source: str = "hint", reason: str = "hint") -> None:
@@ -98,14 +58,35 @@ class Worker:
         metrics.wakeups.labels(source=source, reason=reason).inc()
         self._wake.set()
 
+    def on_hint(self, hint: Hint, source: str = "listen") -> None:
+        """A hint from a wake-up source: wake the claim loop, and stop the claims it says are
+        over at once (no provider call, no upload). A change that cannot tell (no revision)
+        makes that claim heartbeat now: the heartbeat stays the single source of truth."""
+        self.wake(source, hint.reason)
+        if hint.unnamed_requeues:
+            for claim in self.active.values():
+                claim.check_now()
+        for change in hint.changes:
+            run = self.active.get(change.job_id)
+            if run is None:
+                continue
+            verdict = change.verdict(run.job.revision)
+            if verdict == "stale":
+                logger.bind(job_id=str(change.job_id)).info(
+                    "{} while in stage {}: stopping now", change.status, run.stage
+                )
+                run.stop_by_hint()
+            elif verdict == "check":
+                run.check_now()
+
     async def run(self, stop: anyio.Event) -> None:
         """Claim and process jobs until `stop` is set, then shut down gracefully."""
         logger.info(
             "worker {} started: concurrency {}, lease {} s, poll {} s",
             self.worker_id,
-            self.config.concurrency,
-            self.config.lease_seconds,
-            self.config.poll_interval,
+            self.settings.worker_concurrency,
+            self.settings.lease_seconds,
+            self.settings.poll_interval_seconds,
         )
         async with anyio.create_task_group() as services:
             services.start_soon(self._listen_hints)
@@ -116,27 +97,46 @@ class Worker:
         logger.info("worker {} stopped", self.worker_id)
 
     async def _claim_loop(self, stop: anyio.Event, claims: anyio.abc.TaskGroup) -> None:
-        backoff = 0.2
+        # A failed claim is tried again 0.2 s, 0.4 s ... later, at most a poll interval apart,
+        # each wait 50-100 % of that (never a busy loop, and daemons spread out).
+        poll = self.settings.poll_interval_seconds
+        retries = Retries(Backoff(initial=min(0.2, poll), maximum=poll, jitter=0.5))
         while not stop.is_set():
             self.health.last_tick = time.monotonic()
+            if self.health.key_refused is not None:
+                # A refused key is no outage: claim nothing, probe the key once per poll.
+                await _sleep_or_stop(stop, self.settings.poll_interval_seconds)
+                if not stop.is_set():
+                    await self._probe_key()
+                continue
             # A fresh event before counting capacity and claiming: a hint or a finished job from
             # now on wakes the next wait, and an old hint cannot keep a full worker spinning.
             self._wake = anyio.Event()
-            free = self.config.concurrency - len(self.active)
+            free = self.settings.worker_concurrency - len(self.active)
             got = 0
             if free > 0:
                 try:
                     jobs = await self.backend.queue.claim(
-                        self.worker_id, free, self.config.lease_seconds
+                        self.worker_id, free, self.settings.lease_seconds
                     )
-                except Exception as exc:
-                    self.health.queue_error = str(exc) or type(exc).__name__
-                    level = "WARNING" if isinstance(exc, QueueUnavailable) else "ERROR"
-                    logger.log(level, "claim failed: {}; retrying in {:.1f} s", exc, backoff)
-                    await _sleep_or_stop(stop, backoff)
-                    backoff = min(backoff * 2, self.config.poll_interval)
+                except CredentialsRefused as exc:
+                    self.health.refuse_key(exc)
                     continue
-                backoff = 0.2
+                except QueueUnavailable as exc:
+                    self.health.queue_error = str(exc) or type(exc).__name__
+                    delay = retries.next_wait()
+                    logger.warning("claim failed: {}; retrying in {:.1f} s", exc, delay)
+                    await _sleep_or_stop(stop, delay)
+                    continue
+                except Exception as exc:  # a bug, not an outage: say so with its traceback
+                    self.health.queue_error = f"bug: {type(exc).__name__}"
+                    delay = retries.next_wait()
+                    logger.opt(exception=exc).error(
+                        "claim raised a bug; retrying in {:.1f} s", delay
+                    )
+                    await _sleep_or_stop(stop, delay)
+                    continue
+                retries.reset()
                 self.health.queue_error = None
                 metrics.claim_calls.inc()
                 metrics.claims.inc(len(jobs))
@@ -149,8 +149,20 @@ class Worker:
                 continue  # maybe more waiting: claim again at once while there is capacity
             await self._wait_for_work(stop)
 
+    async def _probe_key(self) -> None:
+        try:
+            await self.backend.queue.ping()
+        except CredentialsRefused as exc:
+            self.health.refuse_key(exc)
+        except QueueUnavailable:
+            pass  # an outage on top: the key is still unproven, so stay paused
+        except Exception as exc:
+            logger.opt(exception=exc).error("probing the key raised a bug")
+        else:
+            self.health.key_works()
+
     async def _wait_for_work(self, stop: anyio.Event) -> None:
-        timeout = self.config.poll_interval * random.uniform(0.8, 1.2)
+        timeout = self.settings.poll_interval_seconds * random.uniform(0.8, 1.2)
         with anyio.move_on_after(timeout):
             async with anyio.create_task_group() as tg:
 
@@ -165,11 +177,17 @@ class Worker:
     async def _execute(self, run: ClaimRun) -> None:
         try:
             await execute_claim(run, self._deps)
-        except Exception as exc:
+            if run.refused is not None:
+                self.health.refuse_key(run.refused)
+        except QueueUnavailable as exc:
             logger.bind(job_id=str(run.job.id)).error(
                 "could not record the end of the job ({}); its lease will run out and it will be "
                 "claimed again",
                 exc,
+            )
+        except Exception as exc:  # a bug in the final write: the lease runs out as above
+            logger.bind(job_id=str(run.job.id)).opt(exception=exc).error(
+                "recording the end of the job raised a bug; its lease will run out"
             )
         finally:
             self.active.pop(run.job.id, None)
@@ -182,11 +200,11 @@ class Worker:
         if self.active:
             logger.info(
                 "stopping: waiting up to {:.0f} s for {} job(s)",
-                self.config.shutdown_grace,
+                self.settings.shutdown_grace_seconds,
                 len(self.active),
             )
             self._idle = anyio.Event()
-            with anyio.move_on_after(self.config.shutdown_grace):
+            with anyio.move_on_after(self.settings.shutdown_grace_seconds):
                 while self.active:
                     await self._idle.wait()
                     self._idle = anyio.Event()
@@ -197,11 +215,11 @@ class Worker:
         wakeups = self.backend.wakeups
         while True:
             try:
-                async for reason in wakeups.hints():
-                    self.wake("listen", reason)
-            except Exception as exc:
-                logger.warning("wake-up source failed ({}); relying on the poll", exc)
-            await anyio.sleep(self.config.poll_interval)
+                async for hint in wakeups.hints():
+                    self.on_hint(hint)
+            except Exception as exc:  # adapters end their stream on an outage; this is a bug
+                logger.opt(exception=exc).error("wake-up source raised a bug; relying on the poll")
+            await anyio.sleep(self.settings.poll_interval_seconds)
 
 
 async def _sleep_or_stop(stop: anyio.Event, seconds: float) -> None:

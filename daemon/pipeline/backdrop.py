@@ -8,14 +8,15 @@ Away from the car the layer is transparent, so the studio is untouched there.
 
 from __future__ import annotations
 
-from PIL import Image, ImageFilter
+from PIL import Image, ImageChops, ImageFilter
 
 from daemon.pipeline.assets import Asset
 
 # Edge pixels below this alpha take their colour from the solid pixels next to them.
 _EDGE_ALPHA = 250
-# How far (canvas px) the solid colour is spread into the edge: a soft cutout edge is 1 to 3 px.
-_BLEED_RADIUS = 2
+# How far (canvas px) the solid colour is spread into the edge, nearest first: a provider's edge
+# is 1 to 3 px, a mask scaled up from a small upload several more.
+_BLEED_RADII = (2, 4, 8)
 
 
 def on_backdrop(layer: Image.Image, backdrop: Asset) -> Image.Image:
@@ -31,18 +32,18 @@ def decontaminate_edges(layer: Image.Image) -> Image.Image:
     A cutout's soft edge mixes the car with whatever stood behind it in the photo (a white
     studio wall, grass): on a dark floor that shows as a light halo. Pillow blurs RGBa
     premultiplied, so blurring the solid pixels alone and dividing by their spread alpha is
-    the average colour of the nearby solid pixels: that is what the edge pixels get. Their
-    alpha (the shape) is kept.
+    the average colour of the nearby solid pixels: that is what the edge pixels get, from the
+    nearest reach that has any (a soft mask's edge can be several pixels wide). Their alpha
+    (the shape) is kept.
     """
     if layer.mode != "RGBA":
         return layer
     alpha = layer.getchannel("A")
-    solid = alpha.point(lambda a: 255 if a >= _EDGE_ALPHA else 0)
     edge = alpha.point(lambda a: 255 if 0 < a < _EDGE_ALPHA else 0)
     box = edge.getbbox()
     if box is None:
         return layer
-    pad = _BLEED_RADIUS + 1
+    pad = _BLEED_RADII[-1] + 1
     box = (
         max(0, box[0] - pad),
         max(0, box[1] - pad),
@@ -50,12 +51,31 @@ def decontaminate_edges(layer: Image.Image) -> Image.Image:
         min(layer.height, box[3] + pad),
     )
     part = layer.crop(box)
-    source = part.copy()
-    source.putalpha(solid.crop(box))
-    bled = source.convert("RGBa").filter(ImageFilter.BoxBlur(_BLEED_RADIUS)).convert("RGBA")
-    # Only where some solid colour reached: far from the body (a shadow, specks) keep their own.
+    solid = part.copy()
+    solid.putalpha(alpha.crop(box).point(lambda a: 255 if a >= _EDGE_ALPHA else 0))
+    # At half size (the colours spread are smooth anyway: a quarter of the pixels to blur), the
+    # nearest reach first, wider ones only where nothing reached yet; then one upscale.
+    half = min(part.size) >= 8
+    premultiplied = solid.convert("RGBa")
+    if half:
+        premultiplied = premultiplied.reduce(2)
+    spread: Image.Image | None = None
+    for radius in _BLEED_RADII:
+        blurred = premultiplied.filter(ImageFilter.BoxBlur(radius / 2 if half else radius))
+        if spread is None:
+            spread = blurred
+        else:
+            empty = spread.getchannel(3).point(lambda a: 255 if a == 0 else 0)
+            if empty.getbbox() is None:
+                break
+            spread.paste(blurred, (0, 0), empty)
+    assert spread is not None
+    if half:
+        spread = spread.resize(part.size, Image.Resampling.BILINEAR)
+    bled = spread.convert("RGBA")
+    # Only where some solid colour reached: far from the body (specks) keep their own.
     reached = bled.getchannel("A").point(lambda a: 255 if a > 0 else 0)
-    mask = Image.composite(edge.crop(box), Image.new("L", part.size, 0), reached)
+    mask = ImageChops.multiply(edge.crop(box), reached)
     bled.putalpha(part.getchannel("A"))
     part.paste(bled, (0, 0), mask)
     out = layer.copy()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from PIL import Image
+import math
+
+from PIL import Image, ImageFilter
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom (right/bottom exclusive)
 
@@ -10,6 +12,38 @@ Box = tuple[int, int, int, int]  # left, top, right, bottom (right/bottom exclus
 # the car, and soft edges fade out below it; neither should widen the crop.
 ALPHA_THRESHOLD = 10
 _LUT = [0] * (ALPHA_THRESHOLD + 1) + [255] * (255 - ALPHA_THRESHOLD)
+_HALF = [0] * 128 + [255] * 128
+
+
+# Specks a background-removal model leaves around the car (opaque dots a few pixels across) must
+# not widen the crop: the box is taken again at about this size, with specks opened away.
+SPECK_CHECK_SIDE = 1024
+
+
+def subject_box(image: Image.Image) -> Box | None:
+    """The content box without isolated specks (content_box when there are none).
+
+    The thresholded alpha is reduced to about SPECK_CHECK_SIDE, opened with a 3x3 square (what
+    fits in no 3x3 square there, a speck, goes) and its box mapped back outwards; the result
+    never reaches beyond the plain content box.
+    """
+    plain = content_box(image)
+    if plain is None or image.mode not in ("L", "RGBA", "LA"):
+        return plain
+    alpha = image if image.mode == "L" else image.getchannel("A")
+    factor = max(1, math.ceil(max(alpha.size) / SPECK_CHECK_SIDE))
+    solid = alpha.point(_LUT)
+    small = solid.reduce(factor) if factor > 1 else solid
+    opened = small.filter(ImageFilter.MinFilter(3)).filter(ImageFilter.MaxFilter(3))
+    box = opened.point(_HALF).getbbox()
+    if box is None:
+        return plain  # all of it is speck-sized: keep what there is
+    return (
+        max(plain[0], box[0] * factor - factor),
+        max(plain[1], box[1] * factor - factor),
+        min(plain[2], box[2] * factor + factor),
+        min(plain[3], box[3] * factor + factor),
+    )
 
 
 def content_box(image: Image.Image, threshold: int = ALPHA_THRESHOLD) -> Box | None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from daemon.errors import BackgroundRemovalFailed
-from daemon.pipeline.crop import Box, content_box
+from daemon.pipeline.crop import Box, subject_box
 from daemon.pipeline.decode import Source
 from daemon.pipeline.removal import Removal, RemovalPlan, Upload
 
@@ -56,8 +56,8 @@ class Layers:
     def content_box(self) -> Box | None:
         """The content's bounding box in base pixels (see crop.content_box)."""
         if self.alpha is None:
-            return content_box(self.base)
-        box = content_box(self.alpha)
+            return subject_box(self.base)
+        box = subject_box(self.alpha)
         if box is None or self.alpha.size == self.base.size:
             return box
         sx = self.base.width / self.alpha.width

@@ -1,4 +1,4 @@
-"""The encode step: WebP, JPEG or PNG, metadata stripped but for an sRGB profile."""
+"""The encode step: WebP, AVIF, JPEG or PNG, metadata stripped but for an sRGB profile."""
 
 from __future__ import annotations
 
@@ -19,8 +19,13 @@ from daemon.pipeline.options import VariantSpec
 #   about 50 ms. 4:2:0 chroma below quality 90, 4:4:4 from 90 (asking for 90 means detail matters).
 # - PNG compress_level 6: 24 % smaller than level 1 (418 vs 546 kB) at about twice the time;
 #   level 9 is much slower for little more.
+# - AVIF (Pillow's own libavif), on a 2560 px RGBA master of a 3/4 view, quality 70: speed 4 /
+#   6 / 8 / 9: 6.4 s 52 kB / 0.89 s 57 kB / 0.31 s 70 kB / 0.13 s 99 kB (WebP q90 m4: 0.44 s,
+#   131 kB). 8 is the knee: cheaper than WebP and half its bytes; 6 saves 19 % more for 3x the
+#   CPU. The variant's quality is passed as it is.
 WEBP_METHOD = 4
 PNG_COMPRESS_LEVEL = 6
+AVIF_SPEED = 8
 
 
 def flatten(image: Image.Image, colour: tuple[int, int, int]) -> Image.Image:
@@ -44,6 +49,14 @@ def encode(image: Image.Image, spec: VariantSpec) -> bytes:
             progressive=True,
             optimize=True,
             subsampling=0 if spec.quality >= 90 else 2,
+            icc_profile=SRGB_ICC,
+        )
+    elif spec.format == "avif":
+        image.save(
+            buffer,
+            format="AVIF",
+            quality=spec.quality,
+            speed=AVIF_SPEED,
             icc_profile=SRGB_ICC,
         )
     elif spec.format == "png":

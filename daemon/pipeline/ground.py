@@ -35,7 +35,7 @@ FloatArray = NDArray[np.float64]
 
 # Alpha at or above this is the vehicle. Above the half-way mark so that a leftover ground
 # shadow (semi-transparent) and feathered edges do not count as the body.
-SOLID_ALPHA = 170
+SOLID_ALPHA = 96
 # The analysis runs on the lower edge at about this many columns: plenty for a tyre a few
 # percent of the width wide, and cheap whatever the canvas size.
 ANALYSIS_COLUMNS = 640
@@ -43,6 +43,11 @@ ANALYSIS_COLUMNS = 640
 TYRE_REACH = 0.06  # a tyre's edge rises within this distance of its lowest point...
 TYRE_RISE = 0.006  # ...by at least this much...
 HULL_TOLERANCE = 0.0025  # ...without first going lower than this below it.
+PATCH_GAP = 0.02  # hull vertices closer than this belong to one contact patch
+# A soft rim below the solid edge (alpha down to RIM_ALPHA) still belongs to the tyre, for at
+# most this share of the width.
+SOFT_RIM = 0.012
+RIM_ALPHA = 48
 # Leftover ground shadow thinner than this (share of the width) is not the vehicle.
 THIN_STRIP = 0.012
 
@@ -108,10 +113,42 @@ def find_ground(alpha: Image.Image, box: Box, *, cut_off: bool = False) -> Groun
     # Columns beyond the solid silhouette stay empty.
     first, last = small_x[known][0] - factor / 2, small_x[known][-1] + factor / 2
     edge[(columns < first) | (columns > last)] = np.nan
+    edge, contacts = _soft_edge(np.asarray(window), edge, contacts, left, top)
     xs = np.array([c[0] for c in contacts])
     ys = np.array([c[1] for c in contacts])
     line = np.interp(columns, xs, ys)
     return Ground(left=left, edge=edge, line=line, contacts=contacts)
+
+
+def _soft_edge(
+    alpha: NDArray[np.uint8],
+    edge: FloatArray,
+    contacts: tuple[tuple[float, float], ...],
+    left: int,
+    top: int,
+) -> tuple[FloatArray, tuple[tuple[float, float], ...]]:
+    """The lower edge carried down through a soft (feathered, ragged) rim to where the tyre
+    really ends: a cutout often fades its last few rows, and the ground is below them."""
+    reach = max(2, round(SOFT_RIM * len(edge)))
+    h = alpha.shape[0]
+    known = ~np.isnan(edge)
+    start = np.where(known, edge, 0).astype(int) - top
+    depth = np.zeros(len(edge))
+    running = known.copy()
+    cols = np.arange(len(edge))
+    for d in range(reach):
+        rows = start + d
+        inside = running & (rows >= 0) & (rows < h)
+        values = np.zeros(len(edge), dtype=np.uint8)
+        values[inside] = alpha[rows[inside], cols[inside]]
+        running = inside & (values >= RIM_ALPHA)
+        depth += running
+        if not running.any():
+            break
+    soft = np.where(known, edge + depth, np.nan)
+    last = len(depth) - 1
+    moved = tuple((x, y + float(depth[min(last, max(0, int(x) - left))])) for x, y in contacts)
+    return soft, moved
 
 
 def _clean(solid: NDArray[np.bool_]) -> NDArray[np.bool_]:
@@ -159,26 +196,69 @@ def _lower_edge(solid: NDArray[np.bool_]) -> FloatArray:
 
 
 def _supports(edge: FloatArray, solid: NDArray[np.bool_]) -> list[tuple[float, float]]:
-    """The points the silhouette rests on (analysis pixels), left to right."""
+    """The points the silhouettes rest on (analysis pixels), left to right.
+
+    Silhouettes apart from each other (a second car entering the frame) stand on their own
+    supports: one hull across both would pass under the nearer car's higher tyres.
+    """
     xs = np.flatnonzero(~np.isnan(edge))
+    runs = np.split(xs, np.flatnonzero(np.diff(xs) > 1) + 1)
+    supports: list[tuple[float, float]] = []
+    for run in runs:
+        if len(run) >= 4 or len(runs) == 1:
+            supports.extend(_run_supports(edge, solid, run))
+    return sorted(supports)
+
+
+def _run_supports(
+    edge: FloatArray, solid: NDArray[np.bool_], xs: NDArray[np.intp]
+) -> list[tuple[float, float]]:
+    """The supports of one silhouette spanning the columns `xs`."""
     hull = _lower_hull([(float(x), float(edge[x])) for x in xs])
     if len(hull) == 1:
         return hull
-    # The hull edge under the centre of mass carries the car.
-    columns = solid.sum(axis=0)
+    span = float(xs[-1] - xs[0] + 1)
+    groups = _patches(hull, edge, span)
+    tyres = [g for g in groups if _is_tyre(edge, g, span)]
+    if len(tyres) >= 2:
+        return [_lowest(g) for g in tyres]
+    # Fewer than two tyre shapes (a box, a cut-out blob): the hull edge under the centre of
+    # mass carries it, with the one tyre found if any.
+    columns = np.zeros(solid.shape[1])
+    columns[xs] = solid[:, xs].sum(axis=0)
     centre = float((np.arange(len(columns)) * columns).sum() / max(1, columns.sum()))
     k = next(
         (i for i in range(len(hull) - 1) if hull[i][0] <= centre <= hull[i + 1][0]),
         0 if centre < hull[0][0] else len(hull) - 2,
     )
-    supports = [hull[k], hull[k + 1]]
-    span = float(xs[-1] - xs[0] + 1)
-    for outward in (range(k - 1, -1, -1), range(k + 2, len(hull))):
-        for i in outward:
-            if not _is_tyre(edge, hull[i], span):
-                break
-            supports.append(hull[i])
+    supports = {hull[k], hull[k + 1], *(_lowest(g) for g in tyres)}
     return sorted(supports)
+
+
+def _patches(
+    hull: list[tuple[float, float]], edge: FloatArray, span: float
+) -> list[list[tuple[float, float]]]:
+    """Hull vertices grouped into contact patches: a tyre's rounded bottom gives several close
+    vertices, a flat tread two at the ends of a run that lies on the hull."""
+    gap = max(2.0, PATCH_GAP * span)
+    tolerance = max(1.0, HULL_TOLERANCE * span)
+    groups = [[hull[0]]]
+    for vertex in hull[1:]:
+        last = groups[-1][-1]
+        between = edge[int(last[0]) : int(vertex[0]) + 1]
+        flat = abs(vertex[1] - last[1]) <= tolerance and bool(
+            np.all(between >= max(last[1], vertex[1]) - tolerance)
+        )
+        if vertex[0] - last[0] <= gap or flat:
+            groups[-1].append(vertex)
+        else:
+            groups.append([vertex])
+    return groups
+
+
+def _lowest(group: list[tuple[float, float]]) -> tuple[float, float]:
+    """A patch's support point: its middle column, at its lowest row."""
+    return (sum(v[0] for v in group) / len(group), max(v[1] for v in group))
 
 
 def _lower_hull(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -196,21 +276,45 @@ def _cross(o: tuple[float, float], a: tuple[float, float], b: tuple[float, float
     return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
 
 
-def _is_tyre(edge: FloatArray, vertex: tuple[float, float], span: float) -> bool:
-    """Whether the lower edge rises on both sides of `vertex` within a tyre's reach."""
-    x0, y0 = int(vertex[0]), vertex[1]
+def _is_tyre(edge: FloatArray, patch: list[tuple[float, float]], span: float) -> bool:
+    """Whether the lower edge rises on both sides of a patch within a tyre's reach.
+
+    A tyre's edge climbs its flanks; a bumper corner has the car's end on one side and a flat
+    run (the bumper's bottom) on the other, so it is not taken for a support.
+    """
+    y0 = max(v[1] for v in patch)
     reach = max(2, round(TYRE_REACH * span))
     rise = max(1.0, TYRE_RISE * span)
     tolerance = max(1.0, HULL_TOLERANCE * span)
-    for step in (-1, 1):
+    for step, start in ((-1, int(patch[0][0])), (1, int(patch[-1][0]))):
         for d in range(1, reach + 1):
-            x = x0 + step * d
+            x = start + step * d
             if x < 0 or x >= len(edge) or np.isnan(edge[x]):
                 return False  # the silhouette ends: a corner, not a tyre
             if edge[x] > y0 + tolerance:
-                return False  # it goes lower first: this vertex is on the way to a support
+                return False  # it goes lower first: this patch is on the way to a support
             if edge[x] < y0 - rise:
                 break
         else:
             return False  # flat for a whole tyre's reach: a sill or a bumper, not a tyre
     return True
+
+
+def clear_below_ground(canvas: Image.Image, ground: Ground, margin: float = 2.0) -> None:
+    """Drop, in place, what a cutout kept of the old floor: semi-transparent pixels below the
+    vehicle's lower edge (or the ground line beyond it): a leftover floor shadow, mist, specks.
+    The contact shadow replaces them; the solid vehicle and its soft edge are kept."""
+    floor = np.where(np.isnan(ground.edge), ground.line, np.minimum(ground.edge, ground.line))
+    top = max(0, math.floor(float(floor.min()) + margin))
+    if top >= canvas.height:
+        return
+    box = (ground.left, top, ground.right, canvas.height)
+    alpha = np.asarray(canvas.getchannel("A").crop(box)).copy()
+    rows = np.arange(top, canvas.height, dtype=np.float64)[:, None]
+    stray = (rows > (floor[None, :] + margin)) & (alpha < SOLID_ALPHA) & (alpha > 0)
+    if not stray.any():
+        return
+    alpha[stray] = 0
+    full = canvas.getchannel("A")
+    full.paste(Image.fromarray(alpha, "L"), box[:2])
+    canvas.putalpha(full)

@@ -94,6 +94,15 @@ def variant_scale(spec: VariantSpec, size: tuple[float, float]) -> float:
     return min(1.0, bound_w / w, bound_h / h)
 
 
+def _unbounded_scale(spec: VariantSpec, size: tuple[float, float]) -> float:
+    """Output px per canvas px for one variant, allowed to scale up."""
+    w, h = size
+    if spec.width is not None and spec.height is not None:
+        fit = min if spec.fit == "contain" else max
+        return fit(spec.width / w, spec.height / h)
+    return min((spec.max_width or 16384) / w, (spec.max_height or 16384) / h)
+
+
 def render_scale(variants: list[VariantSpec], size: tuple[float, float]) -> float:
     """The scale the canvas is rendered at: what the largest variant needs, never above 1."""
     return min(1.0, max(variant_scale(v, size) for v in variants))
@@ -116,8 +125,10 @@ def plan_layout(
         box = content if content is not None else (0, 0, *image_size)
         subject_width = frame.subject_width if frame is not None else FrameOptions().subject_width
         origin, size = frame_window(box, bw / bh, subject_width, options.backdrop.floor)
-        scale = min(render_scale(options.variants, size), bw / size[0])
-        return Layout(origin=origin, size=size, scale=scale)
+        # The backdrop's own size, unless no variant needs that much: a listing's photos all
+        # come out at the studio's size, whatever each photo's resolution.
+        needed = max(_unbounded_scale(v, size) for v in options.variants)
+        return Layout(origin=origin, size=size, scale=min(bw / size[0], needed))
     if frame is not None and content is not None:
         origin, size = frame_window(content, frame.ratio, frame.subject_width, frame.ground)
     else:

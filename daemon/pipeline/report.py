@@ -28,15 +28,14 @@ class Report:
 
     @classmethod
     def of(cls, work: Work, processing_time: int, preset: str | None = None) -> Report:
-        source = work.need("source")
         layout = work.need("layout")
         master = next(iter(work.variants.values()))
         removal = work.removal
         return cls(
-            original_size=source.original_size,
+            original_size=work.need("original_size"),
             final_size=(master.width, master.height),
-            crop_box=crop_box(layout, work.need("canvas_size"), work.shift, source.scale),
-            background_removed=bool(work.layers and work.layers.transparent),
+            crop_box=crop_box(layout, work.need("canvas_size"), work.shift, work.decoded_scale),
+            background_removed=work.transparent,
             has_shadow=work.has_shadow,
             provider=removal.provider if removal is not None else "none",
             cache_hit=work.cache_hit,

@@ -26,13 +26,13 @@ from daemon.pipeline.cutout import Layers, removal_layers, removal_upload
 from daemon.pipeline.decode import Source, decode_source
 from daemon.pipeline.encode import encode as encode_variant
 from daemon.pipeline.encode import flatten
-from daemon.pipeline.ground import Ground, find_ground
+from daemon.pipeline.ground import clear_below_ground, find_ground
 from daemon.pipeline.guard import Limits
 from daemon.pipeline.layout import Layout, plan_layout
 from daemon.pipeline.options import ProcessingOptions
 from daemon.pipeline.removal import Removal, RemovalPlan, Upload
 from daemon.pipeline.sample import room_for_contact_shadow, sample_window
-from daemon.pipeline.shadow import add_drop_shadow_at, contact_shadow
+from daemon.pipeline.shadow import add_contact_shadow, add_drop_shadow_at
 from daemon.pipeline.variants import render_variants
 from daemon.pipeline.watermark import add_watermark
 
@@ -68,11 +68,14 @@ class Work:
     layers: Layers | None = None  # apply_removal (or the decoded image alone)
     layout: Layout | None = None  # crop
     canvas: Image.Image | None = None  # crop, then shadow and compose draw on it
-    subject: Box | None = None  # the vehicle's box on the canvas
-    ground: Ground | None = None  # where it meets the ground (None: no ground in the photo)
+    content: Box | None = None  # the vehicle's box in decoded pixels (crop)
+    cut_off: bool = False  # it runs out of the photo's bottom edge: no ground to stand on
     shift: tuple[int, int] = (0, 0)  # where a drop shadow moved the canvas's origin
     has_shadow: bool = False
+    transparent: bool = False  # the canvas had an alpha channel (crop)
     canvas_size: tuple[int, int] | None = None  # what the variants were made from
+    original_size: tuple[int, int] | None = None  # of the upright original (decode)
+    decoded_scale: tuple[float, float] = (1.0, 1.0)  # original px per decoded px (decode)
     images: dict[str, Image.Image] = field(default_factory=dict)  # variants, before encoding
     variants: dict[str, EncodedVariant] = field(default_factory=dict)
     timings: dict[str, int] = field(default_factory=dict)  # ms per step
@@ -118,6 +121,8 @@ class Step:
 def decode(work: Work) -> None:
     """Guard, decode (reduced on load), orient and convert to sRGB."""
     work.source = decode_source(work.need("data"), work.options, work.limits)
+    work.original_size = work.source.original_size
+    work.decoded_scale = work.source.scale
     work.data = None  # the bytes are the caller's to keep; the pipeline is done with them
 
 
@@ -137,57 +142,48 @@ def crop(work: Work) -> None:
     source: Source = work.need("source")
     layers = work.layers or Layers(source.image)
     work.layers = layers
+    work.transparent = layers.transparent
     options = work.options
-    content = layers.content_box()
+    work.content = content = layers.content_box()
+    # A subject cut off by the photo's bottom edge (a detail, an interior) has no ground in the
+    # picture: a contact shadow there would be a band across the frame.
+    work.cut_off = content is not None and content[3] >= layers.size[1] - 1
     backdrop = work.assets.backdrop if options.backdrop is not None else None
     layout = plan_layout(
         layers.size, content, options, backdrop.size if backdrop is not None else None
     )
-    wants_shadow = options.add_shadow and layers.transparent and content is not None
-    if (
-        wants_shadow
-        and content is not None
-        and options.frame is None
-        and backdrop is None
-        and options.shadow.style == "contact"
-    ):
+    tight = options.frame is None and backdrop is None
+    if content is not None and tight and _shadow_wanted(work) and options.shadow.style == "contact":
         layout = room_for_contact_shadow(layout, content, options)
     work.layout = layout
     work.canvas = sample_window(layers, layout)
-    if wants_shadow and content is not None:
-        box = layout.to_canvas(content)
-        canvas = work.canvas
-        work.subject = (
-            max(0, box[0]),
-            max(0, box[1]),
-            min(canvas.width, box[2]),
-            min(canvas.height, box[3]),
-        )
-        # A subject cut off by the photo's bottom edge (a detail, an interior) has no ground
-        # in the picture: a shadow there would be a band across the frame.
-        cut_off = content[3] >= layers.size[1] - 1
-        work.ground = find_ground(canvas.getchannel("A"), work.subject, cut_off=cut_off)
 
 
 def _shadow_wanted(work: Work) -> bool:
-    return work.subject is not None and (
-        work.ground is not None or work.options.shadow.style == "drop"
+    contact = work.options.shadow.style == "contact"
+    return (
+        work.options.add_shadow
+        and work.transparent
+        and work.content is not None
+        and not (contact and work.cut_off)
     )
 
 
 def shadow(work: Work) -> None:
-    """The contact shadow along the ground, or the drop shadow (an offset copy)."""
+    """The contact shadow along the ground found in the canvas, or the drop shadow."""
     canvas: Image.Image = work.need("canvas")
-    left, _top, right, _bottom = work.need("subject")
+    box = work.need("layout").to_canvas(work.need("content"))
+    left, top = max(0, box[0]), max(0, box[1])
+    right, bottom = min(canvas.width, box[2]), min(canvas.height, box[3])
     style = work.options.shadow
     if style.style == "contact":
-        layer, origin = contact_shadow(
-            work.need("ground"), right - left, canvas.size, style.opacity, style.blur
+        ground = find_ground(canvas.getchannel("A"), (left, top, right, bottom))
+        if ground is None:
+            return  # nothing stands on anything: no shadow
+        clear_below_ground(canvas, ground)  # the new shadow replaces what the cutout kept
+        work.canvas = add_contact_shadow(
+            canvas, (left, top, right, bottom), style.opacity, style.blur, ground=ground
         )
-        if layer is None:
-            return
-        band = (*origin, origin[0] + layer.width, origin[1] + layer.height)
-        canvas.paste(Image.alpha_composite(layer, canvas.crop(band)), origin)
         work.has_shadow = True
         return
     grown, origin = add_drop_shadow_at(
@@ -248,8 +244,10 @@ def encode(work: Work) -> None:
             extension=spec.extension,
             content_type=spec.content_type,
         )
+    # Nothing draws after this: the pixels go before the upload, which waits on the network
+    # while the next photo may already take this one's room in the memory budget.
     work.images = {}
-    work.canvas = None  # nothing draws after this: let the memory go before the upload
+    work.canvas = work.layers = work.source = None
 
 
 PIPELINE: tuple[Step, ...] = (

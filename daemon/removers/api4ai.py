@@ -40,6 +40,7 @@ from daemon.errors import (
 )
 from daemon.pipeline.options import ProcessingOptions
 from daemon.pipeline.removal import Removal, RemovalKind, RemovalPlan, Upload
+from daemon.retry import Backoff
 from daemon.settings import API4AI_CARS_URL, SettingsError
 
 if TYPE_CHECKING:
@@ -55,9 +56,8 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # A 4096 px RGBA cutout is at most ~64 MiB raw; as a base64 PNG inside JSON it is far less. Anything
 # bigger is a provider misbehaving, and reading it would cost the worker its memory.
 DEFAULT_MAX_RESPONSE_BYTES = 96 * 1024 * 1024
-# Backoff between attempts: full jitter over base * 2**n, capped.
-BACKOFF_BASE_SECONDS = 1.0
-BACKOFF_CAP_SECONDS = 30.0
+# Between attempts within a job: full jitter over 1 s, 2 s, 4 s ... capped at 30 s.
+BACKOFF = Backoff(initial=1.0, maximum=30.0, jitter=1.0)
 # Never ask the queue to wait longer than this, whatever Retry-After says.
 MAX_RETRY_AFTER_SECONDS = 900.0
 MAX_ATTEMPTS = 8
@@ -204,6 +204,10 @@ class Api4aiRemover:
             _count("connection_error")
             reason = f"connection failed ({type(exc).__name__})"
             raise _Transient("connection_error", reason) from None
+        except httpx.DecodingError:  # a body that its Content-Encoding cannot decode
+            _count("bad_response")
+            raise _Transient("bad_response", "an answer that could not be decoded") from None
+        # Anything else raised above is a bug, and propagates as one (internal_error).
         return self._parse(body)
 
     async def _read_capped(self, response: httpx.Response, *, limit: int) -> bytes:
@@ -291,8 +295,7 @@ class Api4aiRemover:
     def _next_delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return min(retry_after, MAX_RETRY_AFTER_SECONDS)
-        ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
-        return self._rng.uniform(0.0, ceiling)
+        return BACKOFF.wait(attempt, self._rng)
 
     def _give_up(self, trouble: _Transient, attempts: int) -> ProcessingError:
         # The provider's Retry-After when it gave one; else our next backoff step without the
@@ -300,7 +303,7 @@ class Api4aiRemover:
         if trouble.retry_after is not None:
             wait = min(trouble.retry_after, MAX_RETRY_AFTER_SECONDS)
         else:
-            wait = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempts - 1))
+            wait = BACKOFF.ceiling(attempts)
         wait = max(1.0, round(wait, 1))
         tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
         if trouble.outcome == "rate_limited":

@@ -109,6 +109,8 @@ def test_enqueue_then_status_on_supabase(pg_dsn: str, tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         ids = done.stdout.split()
         assert len(ids) == 3
+        # enqueue opens the store and the queue only: no Realtime socket was ever asked for.
+        assert sb.requests["realtime"] == 0 and sb.realtime_connects == 0
         status = cli("status", "--json", env=settings)
         assert status.returncode == 0, status.stderr
         assert json.loads(status.stdout)["queued"] == 3

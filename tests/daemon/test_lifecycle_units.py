@@ -17,9 +17,10 @@ from daemon.backends.filesystem import FilesystemStore
 from daemon.health import WEBHOOK_PATH, HealthServer
 from daemon.jobs.budget import PixelBudget
 from daemon.jobs.outputs import old_revision_paths, output_path
-from daemon.jobs.worker import Worker, WorkerConfig
+from daemon.jobs.worker import Worker
 from daemon.pipeline.removal import NoRemover
-from daemon.ports import ClaimedJob, QueueUnavailable
+from daemon.ports import ClaimedJob, Hint, QueueUnavailable
+from tests.settings import make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -89,7 +90,7 @@ class BurstWakeups:
 
     async def hints(self) -> Any:
         for _ in range(self.burst):
-            yield "queued"
+            yield Hint("queued")
         await anyio.sleep_forever()
 
     async def healthy(self) -> bool:
@@ -101,7 +102,12 @@ class BurstWakeups:
 
 def make_worker(queue: CountingQueue, tmp_path: Path, burst: int = 0, poll: float = 30.0) -> Worker:
     backend = Backend("test", queue, FilesystemStore(tmp_path), BurstWakeups(burst))  # type: ignore[arg-type]
-    return Worker(backend, NoRemover(), WorkerConfig(poll_interval=poll), "test-worker")
+    return Worker(
+        backend,
+        NoRemover(),
+        make_settings(poll_interval_seconds=poll, worker_concurrency=4),
+        "test-worker",
+    )
 
 
 async def test_a_burst_of_50000_hints_costs_a_handful_of_claims(tmp_path: Path) -> None:
@@ -169,3 +175,39 @@ async def test_filesystem_store_refuses_paths_that_leave_their_bucket(tmp_path: 
             await store.get("bucket", bad)
     with pytest.raises(SourceNotFound):
         await store.get("..", "x")
+
+
+def test_a_hint_stops_a_claim_only_when_its_revision_says_the_claim_is_stale() -> None:
+    from daemon.ports import JobChange
+
+    job = uuid.uuid4()
+    assert JobChange(job, "cancelled", 2).verdict(2) == "stale"
+    assert JobChange(job, "queued", 3).verdict(2) == "stale"
+    # Older than the claim (a cancel, then a requeue that this worker claimed): ignored.
+    assert JobChange(job, "cancelled", 1).verdict(2) == "ignore"
+    assert JobChange(job, "queued", 1).verdict(2) == "ignore"
+    # Cannot tell: the claim's heartbeat decides, at once.
+    assert JobChange(job, "queued", 2).verdict(2) == "check"
+    assert JobChange(job, "cancelled").verdict(2) == "check"
+
+
+def test_notify_and_realtime_payloads_become_typed_hints() -> None:
+    from daemon.backends.postgres.wakeups import parse_notify
+    from daemon.backends.supabase.wakeups import row_changes
+    from daemon.ports import JobChange
+
+    a, b = uuid.uuid4(), uuid.uuid4()
+    payload = {"status": "cancelled", "op": "update", "cancelled_ids": [str(a), str(b)]}
+    hint = parse_notify(json.dumps(payload))
+    assert hint == Hint("cancelled", (JobChange(a, "cancelled"), JobChange(b, "cancelled")))
+    assert parse_notify('{"status": "queued", "op": "insert", "queued": 3}') == Hint("queued")
+    requeue = '{"status": "queued", "op": "update", "queued": 2, "cancelled_ids": []}'
+    assert parse_notify(requeue) == Hint("queued", unnamed_requeues=True)
+    assert parse_notify("not json") == Hint("notify")
+
+    record = {"id": str(a), "status": "queued", "revision": 4}
+    assert row_changes({"data": {"record": record}}) == (JobChange(a, "queued", 4),)
+    trimmed = {"id": str(a), "status": "cancelled"}  # over Realtime's size limit
+    assert row_changes({"data": {"record": trimmed}}) == (JobChange(a, "cancelled", None),)
+    assert row_changes({"data": {"record": {"id": str(a), "status": "processing"}}}) == ()
+    assert row_changes({"data": {"type": "DELETE"}}) == ()

@@ -261,3 +261,54 @@ def test_a_storage_502_with_an_html_body_is_retried_later(
     assert retried["error"]["code"] == "storage_failed" and retried["error"]["retryable"] is True
     assert "<html" not in retried["error"]["message"].lower()
     assert final["status"] == "succeeded" and final["attempts"] == 2
+
+
+def test_a_preset_with_a_studio_and_logo_from_the_assets_bucket(
+    sb: SupabaseDouble, api4ai: Api4aiDouble, ui: AdminUI, tmp_path: Path
+) -> None:
+    """The preset is read through PostgREST, the studio and logo through Storage."""
+    import io
+
+    from bench.views import render_logo, render_studio
+
+    service = httpx.Client(
+        base_url=sb.url,
+        headers={"apikey": sb.service_key, "Authorization": f"Bearer {sb.service_key}"},
+        timeout=10,
+    )
+    for path, image in (
+        ("studio/showroom.png", render_studio(1200, 800, floor=0.8)),
+        ("logos/dealer.png", render_logo(300)),
+    ):
+        data = io.BytesIO()
+        image.save(data, format="PNG")
+        answer = service.post(
+            f"/storage/v1/object/processing-assets/{path}",
+            files={"file": (path, data.getvalue(), "image/png")},
+        )
+        assert answer.status_code == 200, answer.text
+    service.close()
+    preset = {
+        "backdrop": {"path": "studio/showroom.png", "floor": 0.8},
+        "watermark": {"path": "logos/dealer.png"},
+    }
+    created = ui.http.post(
+        "/rest/v1/processing_presets", json={"name": "showroom", "options": preset}
+    )
+    assert created.status_code == 201, created.text
+    good = ui.insert(ui.upload(studio_jpeg(), "car.jpg"), options={"preset": "showroom"})
+    unknown = ui.insert(ui.upload(studio_jpeg(seed=1), "car2.jpg"), options={"preset": "nosuch"})
+    daemon = start_daemon(sb, api4ai, tmp_path)
+    try:
+        daemon.wait_healthy()
+        row, failed = ui.wait(good), ui.wait(unknown)
+    finally:
+        assert daemon.stop() == 0
+    assert row["status"] == "succeeded", row["error"]
+    meta = row["result"]["metadata"]
+    assert meta["preset"] == "showroom"
+    assert meta["options"]["watermark"]["path"] == "logos/dealer.png"
+    processed = row["result"]["variants"]["processed"]
+    assert (processed["width"], processed["height"]) == (1200, 800)  # the studio's canvas
+    assert failed["status"] == "failed" and failed["error"]["code"] == "invalid_options"
+    assert "nosuch" in failed["error"]["message"] and failed["attempts"] == 1

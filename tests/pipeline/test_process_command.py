@@ -79,3 +79,40 @@ def test_bad_options_are_one_line_naming_the_key(tmp_path: Path) -> None:
     assert done.returncode == 1
     # Refused like every other failure: the file, the contract's code, the sentence.
     assert done.stderr.strip() == "good.png: invalid_options: Unknown option 'padding'."
+
+
+def test_process_reads_the_studio_and_logo_under_assets(tmp_path: Path) -> None:
+    from bench.views import render_logo, render_studio
+
+    assets = tmp_path / "brand"
+    (assets / "studio").mkdir(parents=True)
+    render_studio(1200, 800, floor=0.8).save(assets / "studio" / "showroom.png")
+    render_logo(300).save(assets / "logo.png")
+    car_cutout((900, 600), (100, 150, 800, 450)).save(tmp_path / "car.png")
+    options = json.dumps(
+        {
+            "backdrop": {"path": "studio/showroom.png", "floor": 0.8},
+            "watermark": {"path": "logo.png"},
+            "variants": [{"name": "processed", "max_width": 2560, "format": "avif"}],
+        }
+    )
+    done = _run("car.png", "--out", "out", "--options", options, "--assets", "brand", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    result = json.loads((tmp_path / "out" / "car" / "result.json").read_text())
+    processed = result["variants"]["processed"]
+    assert processed["format"] == "avif" and processed["path"].endswith("processed.avif")
+    with Image.open(processed["path"]) as image:
+        assert image.format == "AVIF" and image.size == (1200, 800)  # the studio's canvas
+    assert result["metadata"]["options"]["backdrop"]["path"] == "studio/showroom.png"
+    assert result["metadata"]["processing_time"] >= sum(result["metadata"]["timings"].values())
+
+
+def test_a_missing_backdrop_fails_each_image_with_invalid_options_naming_it(
+    tmp_path: Path,
+) -> None:
+    car_cutout((300, 200), (50, 50, 250, 150)).save(tmp_path / "car.png")
+    options = json.dumps({"backdrop": {"path": "studio/none.png"}})
+    done = _run("car.png", "--out", "out", "--options", options, "--assets", ".", cwd=tmp_path)
+    assert done.returncode == 1
+    line = done.stderr.strip()
+    assert line.startswith("car.png: invalid_options: The backdrop 'studio/none.png' does not")

@@ -208,6 +208,23 @@ async def test_retries_timeouts_and_connection_errors(
     assert (calls("timeout"), calls("connection_error")) == (before[0] + 1, before[1] + 2)
 
 
+async def test_an_undecodable_body_is_transient_but_a_bug_is_not_an_outage(
+    httpx_mock: HTTPXMock, make_remover: MakeRemover
+) -> None:
+    httpx_mock.add_exception(httpx.DecodingError("incorrect header check"))
+    httpx_mock.add_response(json=ok_body(png_bytes()))
+    removal = await make_remover().remove(jpeg_upload(), MASK_PLAN)
+    assert removal.png == png_bytes()
+
+    # A TypeError inside the call is a bug: it escapes as itself (the job's internal_error),
+    # never retried, never provider_unavailable.
+    httpx_mock.add_exception(TypeError("unsupported operand"))
+    remover = make_remover()
+    with pytest.raises(TypeError, match="unsupported operand"):
+        await remover.remove(jpeg_upload(), MASK_PLAN)
+    assert len(httpx_mock.get_requests()) == 3
+
+
 async def test_honours_retry_after_in_seconds(
     httpx_mock: HTTPXMock, make_remover: MakeRemover, fake_time: FakeTime
 ) -> None:

@@ -31,7 +31,7 @@ async def test_opens_all_three_adapters(sb: SupabaseDouble) -> None:
         await backend.store.put("vehicle-photos", "lot/x.jpg", b"x", content_type="image/jpeg")
         assert await backend.store.get("vehicle-photos", "lot/x.jpg") == b"x"
         with anyio.fail_after(5):
-            assert await anext(backend.wakeups.hints()) == "resubscribed"
+            assert (await anext(backend.wakeups.hints())).reason == "resubscribed"
         assert await backend.wakeups.healthy()
     finally:
         await backend.aclose()
@@ -46,10 +46,10 @@ async def test_realtime_watchdog_follows_the_settings(sb: SupabaseDouble) -> Non
     try:
         hints = backend.wakeups.hints()
         with anyio.fail_after(5):
-            assert await anext(hints) == "resubscribed"
+            assert (await anext(hints)).reason == "resubscribed"
         sb.stall_realtime()
         with anyio.fail_after(6):  # silence noticed after 0.8 s, then a rebuild with backoff
-            assert await anext(hints) == "resubscribed"
+            assert (await anext(hints)).reason == "resubscribed"
     finally:
         await backend.aclose()
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from daemon.backends.supabase import STORAGE_TIMEOUT, SupabaseStore, make_client
+from daemon.backends.supabase import (
+    STORAGE_TIMEOUT,
+    SupabaseAuthError,
+    SupabaseStore,
+    make_client,
+)
 from daemon.backends.supabase.store import storage_cache_control
 from daemon.errors import SourceNotFound, StorageFailed
 from tests.doubles.supabase import SupabaseDouble
@@ -104,11 +109,14 @@ async def test_list_pages_through_large_folders(
     assert await store.list(OUT, "big") == [f"big/{i}.webp" for i in range(5)]
 
 
-async def test_wrong_key_is_storage_failed(sb: SupabaseDouble) -> None:
+async def test_wrong_key_is_a_refused_key_not_an_outage(sb: SupabaseDouble) -> None:
+    # Formerly storage_failed (retried as an outage); a refused key is not worth a retry.
     store = SupabaseStore(make_client(sb.url, sb.wrong_service_key, STORAGE_TIMEOUT), sb.url)
     try:
-        with pytest.raises(StorageFailed, match="status 401"):
+        with pytest.raises(SupabaseAuthError, match=r"status 401.*SUPABASE_SERVICE_ROLE_KEY"):
             await store.get("vehicle-photos", "lot/car.jpg")
+        with pytest.raises(SupabaseAuthError):
+            await store.put("vehicle-photos-processed", "x/r0/a.webp", b"x", content_type="a/b")
     finally:
         await store.aclose()
 

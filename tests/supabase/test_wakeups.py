@@ -4,6 +4,7 @@ from a normal close, an error close, a silent socket, a dropped channel and a re
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 
 import anyio
@@ -11,6 +12,7 @@ import psycopg
 import pytest
 
 from daemon.backends.supabase import SupabaseQueue, SupabaseWakeups
+from daemon.ports import Hint, JobChange
 from tests.doubles.supabase import SupabaseDouble
 from tests.supabase.conftest import Admin
 
@@ -38,17 +40,22 @@ async def wakeups(sb: SupabaseDouble) -> AsyncIterator[SupabaseWakeups]:
     await w.aclose()
 
 
-async def next_hint(hints: AsyncIterator[str], timeout: float = 5.0) -> str:
+async def next_full_hint(hints: AsyncIterator[Hint], timeout: float = 5.0) -> Hint:
     with anyio.fail_after(timeout):
         return await anext(hints)
 
 
-async def hints_until(hints: AsyncIterator[str], wanted: str, timeout: float = 8.0) -> list[str]:
-    """Every hint up to and including the first `wanted` one."""
+async def next_hint(hints: AsyncIterator[Hint], timeout: float = 5.0) -> str:
+    """The reason of the next hint."""
+    return (await next_full_hint(hints, timeout)).reason
+
+
+async def hints_until(hints: AsyncIterator[Hint], wanted: str, timeout: float = 8.0) -> list[str]:
+    """The reason of every hint up to and including the first `wanted` one."""
     seen: list[str] = []
     with anyio.fail_after(timeout):
         while not seen or seen[-1] != wanted:
-            seen.append(await anext(hints))
+            seen.append((await anext(hints)).reason)
     return seen
 
 
@@ -60,11 +67,13 @@ async def test_hints_for_insert_requeue_and_cancel(
     assert await wakeups.healthy()
 
     job = await admin.insert()
-    assert await next_hint(hints) == "insert"
+    assert await next_full_hint(hints) == Hint("insert")
     await admin.update(job["id"], status="cancelled")
-    assert await next_hint(hints) == "cancelled"
+    # Cancels and requeues name the job and its revision, so a worker can stop that claim.
+    job_id = uuid.UUID(job["id"])
+    assert await next_full_hint(hints) == Hint("cancelled", (JobChange(job_id, "cancelled", 0),))
     await admin.update(job["id"], status="queued")
-    assert await next_hint(hints) == "queued"
+    assert await next_full_hint(hints) == Hint("queued", (JobChange(job_id, "queued", 1),))
     # Realtime filters on the new row: any change to a queued row is a "queued" hint.
     await admin.update(job["id"], priority=3)
     assert await next_hint(hints) == "queued"

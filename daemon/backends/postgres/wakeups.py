@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import json
-import random
 from collections.abc import AsyncIterator
 from typing import Any
+from uuid import UUID
 
 import anyio
 import psycopg
 from loguru import logger
+
+from daemon.ports import Hint, JobChange
+from daemon.retry import Backoff, Retries
 
 CHANNEL = "processing_jobs"
 
@@ -32,21 +35,23 @@ class PostgresWakeups:
     ) -> None:
         self._dsn = dsn
         self._check_interval = check_interval
-        self._max_backoff = max_backoff
+        # Reconnects 0.5 s, 1 s, 2 s ... apart, at most `max_backoff`, each 50-100 % of that
+        # (jitter: daemons that lost the same server do not all come back at once).
+        self._backoff = Backoff(initial=0.5, maximum=max_backoff, jitter=0.5)
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._listening = False
         self._closed = False
 
-    async def hints(self) -> AsyncIterator[str]:
-        backoff = 0.5
+    async def hints(self) -> AsyncIterator[Hint]:
+        retries = Retries(self._backoff)
         first = True
         while not self._closed:
             try:
                 await self._connect()
-                backoff = 0.5
+                retries.reset()
                 if not first:
                     logger.info("LISTEN {} restored", CHANNEL)
-                    yield "resubscribed"
+                    yield Hint("resubscribed")
                 first = False
                 async for reason in self._listen():
                     yield reason
@@ -54,14 +59,14 @@ class PostgresWakeups:
                 if self._closed:
                     return
                 self._listening = False
+                delay = retries.next_wait()
                 logger.warning(
                     "LISTEN connection lost ({}); retrying in {:.1f} s",
                     str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
-                    backoff,
+                    delay,
                 )
                 await self._drop()
-                await anyio.sleep(backoff * (0.5 + random.random()))
-                backoff = min(backoff * 2, self._max_backoff)
+                await anyio.sleep(delay)
                 first = False
 
     async def _connect(self) -> None:
@@ -74,14 +79,14 @@ class PostgresWakeups:
         await self._conn.execute(f"LISTEN {CHANNEL}")
         self._listening = True
 
-    async def _listen(self) -> AsyncIterator[str]:
+    async def _listen(self) -> AsyncIterator[Hint]:
         conn = self._conn
         assert conn is not None
         while not self._closed:
             received = False
             async for notify in conn.notifies(timeout=self._check_interval):
                 received = True
-                yield _reason(notify.payload)
+                yield parse_notify(notify.payload)
             if not received:
                 # Silence: prove the connection is still alive before trusting it.
                 with anyio.fail_after(5):
@@ -102,9 +107,20 @@ class PostgresWakeups:
         await self._drop()
 
 
-def _reason(payload: str) -> str:
+def parse_notify(payload: str) -> Hint:
+    """The trigger's payload (`status`, and `cancelled_ids` for small cancels) as a Hint.
+
+    NOTIFY names only cancelled jobs, without their revision: each is checked by its claim's
+    heartbeat at once. Rows that became queued by an update (a requeue, a retry, a release) are
+    not named, so every claim in flight checks. A payload that is not the trigger's is still a
+    hint that work may wait.
+    """
     try:
-        status = json.loads(payload).get("status")
-    except (ValueError, AttributeError):
-        return "notify"
-    return str(status) if status else "notify"
+        document = json.loads(payload)
+        status = document.get("status")
+        ids = document.get("cancelled_ids") or []
+        changes = tuple(JobChange(UUID(str(i)), "cancelled") for i in ids)
+        requeued = document.get("op") == "update" and int(document.get("queued") or 0) > 0
+    except (ValueError, AttributeError, TypeError):
+        return Hint("notify")
+    return Hint(str(status) if status else "notify", changes, unnamed_requeues=requeued)

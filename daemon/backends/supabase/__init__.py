@@ -9,7 +9,7 @@ from __future__ import annotations
 import httpx
 from supabase import AsyncClient, AsyncClientOptions
 
-from daemon.backends import Backend
+from daemon.backends import Backend, PollOnly
 from daemon.backends.supabase.errors import SupabaseAuthError, SupabaseQueueError
 from daemon.backends.supabase.queue import SupabaseQueue
 from daemon.backends.supabase.store import SupabaseStore
@@ -44,8 +44,9 @@ def make_client(url: str, key: str, timeout: httpx.Timeout) -> AsyncClient:
         ) from None
 
 
-async def open_supabase_backend(settings: Settings) -> Backend:
-    """Build the three adapters and prove the URL, the key and the migrations with one cheap RPC.
+async def open_supabase_backend(settings: Settings, *, wakeups: bool = True) -> Backend:
+    """Build the adapters and prove the URL, the key and the migrations with one cheap RPC;
+    without `wakeups`, no Realtime subscription is opened (the backend polls).
 
     Raises SupabaseAuthError for a refused key, and SettingsError when the URL does not lead to a
     Supabase project or the contract's functions are missing.
@@ -66,13 +67,15 @@ async def open_supabase_backend(settings: Settings) -> Backend:
             f"SUPABASE_URL does not lead to a working Supabase project: {exc}"
         ) from None
     store = SupabaseStore(make_client(url, key, STORAGE_TIMEOUT), url)
+    if not wakeups:
+        return Backend(name="supabase", queue=queue, store=store, wakeups=PollOnly())
     probe = settings.realtime_probe_seconds
-    wakeups = SupabaseWakeups(
+    realtime = SupabaseWakeups(
         url,
         key,
         probe_interval=probe,
         probe_timeout=min(5.0, probe),
         stale_after=max(settings.realtime_stale_seconds, 2 * probe),
     )
-    wakeups.start()
-    return Backend(name="supabase", queue=queue, store=store, wakeups=wakeups)
+    realtime.start()
+    return Backend(name="supabase", queue=queue, store=store, wakeups=realtime)

@@ -1,27 +1,33 @@
-"""How failures of supabase-py's PostgREST calls are classified: transient, wrong key, or a bug.
+"""How failures of supabase-py's PostgREST and Storage calls map into daemon.errors, once.
 
-PostgREST answers errors as JSON `{"code", "message", "hint", "details"}`; postgrest-py turns them
-into `APIError` without the HTTP status, so the status is recovered from the code where PostgREST
-or the gateway put it there. Network failures arrive as raw httpx exceptions.
+postgrest-py raises `APIError` for an error answer (without the HTTP status: it is recovered from
+the code where PostgREST or the gateway put it there) and lets httpx's own exceptions through for
+the network. storage3 raises `StorageApiError` (with the status) for an error answer. Those are
+caught by name; anything else a call raises is a bug and is left to propagate as one.
 """
 
 from __future__ import annotations
 
-import json
-
 import httpx
 from postgrest.exceptions import APIError
 
-from daemon.ports import QueueUnavailable
-from daemon.settings import SettingsError
+from daemon.errors import CredentialsRefused, QueueUnavailable
+
+# What the libraries raise for the network: connect, read, write, protocol, timeout and decoding
+# failures (httpx.RequestError). httpx.HTTPStatusError is never raised by postgrest-py, and
+# storage3 turns it into StorageApiError.
+NETWORK_ERRORS = (httpx.RequestError,)
+
+KEY_CHECK = (
+    "check that SUPABASE_SERVICE_ROLE_KEY is the project's service_role (secret) key for "
+    "SUPABASE_URL."
+)
+KEY_REFUSED = f"Supabase refused the service role key: {KEY_CHECK}"
 
 
-class SupabaseAuthError(SettingsError):
-    """The service key was refused: a start-up error (one sentence) the CLI prints as is.
-
-    A SettingsError, so `python -m daemon run` reports it and exits 1; raised by any later call
-    too (a key revoked while running), where it is not worth retrying.
-    """
+class SupabaseAuthError(CredentialsRefused):
+    """The service key was refused: at start-up `python -m daemon run` prints it and exits 1;
+    while running (a key revoked) the worker pauses claiming until the key works again."""
 
 
 class SupabaseQueueError(Exception):
@@ -40,15 +46,17 @@ _AUTH_MESSAGES = ("invalid api key", "no api key found", "invalid jwt", "jwt exp
 _PERMANENT_PREFIXES = ("PGRST1", "PGRST2", "22", "23", "42", "P0")
 
 
+def is_auth_answer(code: str, message: str) -> bool:
+    """Whether an error answer (its code or HTTP status, and message) says the key was refused."""
+    return code in _AUTH_CODES or any(m in message.lower() for m in _AUTH_MESSAGES)
+
+
 def classify_api_error(exc: APIError, *, call: str) -> Exception:
     """Map one APIError to QueueUnavailable, SupabaseAuthError or SupabaseQueueError."""
     code = str(exc.code or "")
     message = str(exc.message or "")
-    if code in _AUTH_CODES or any(m in message.lower() for m in _AUTH_MESSAGES):
-        return SupabaseAuthError(
-            "Supabase refused the service role key: check that SUPABASE_SERVICE_ROLE_KEY is the "
-            "project's service_role (secret) key for SUPABASE_URL."
-        )
+    if is_auth_answer(code, message):
+        return SupabaseAuthError(KEY_REFUSED)
     if code in ("PGRST202", "42883"):
         return SupabaseQueueError(
             f"The database has no function {call}: apply the daemon's migrations to this project."
@@ -59,14 +67,8 @@ def classify_api_error(exc: APIError, *, call: str) -> Exception:
     return QueueUnavailable(f"Supabase could not run {call} right now ({code or 'no code'}).")
 
 
-def classify_call_error(exc: BaseException, *, call: str) -> Exception:
-    """Map anything a PostgREST call raised; unknown exceptions count as transient."""
-    if isinstance(exc, APIError):
-        return classify_api_error(exc, call=call)
+def classify_network_error(exc: httpx.RequestError, *, call: str) -> QueueUnavailable:
+    """An httpx failure on the way to PostgREST: an outage."""
     if isinstance(exc, httpx.TimeoutException):
         return QueueUnavailable(f"Supabase did not answer {call} in time.")
-    if isinstance(exc, httpx.HTTPError):
-        return QueueUnavailable(f"Supabase could not be reached for {call} ({type(exc).__name__}).")
-    if isinstance(exc, json.JSONDecodeError | ValueError):
-        return QueueUnavailable(f"Supabase answered {call} with a body that is not JSON.")
-    return QueueUnavailable(f"Supabase call {call} failed ({type(exc).__name__}).")
+    return QueueUnavailable(f"Supabase could not be reached for {call} ({type(exc).__name__}).")

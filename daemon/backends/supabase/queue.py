@@ -5,9 +5,14 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from postgrest.exceptions import APIError
 from supabase import AsyncClient
 
-from daemon.backends.supabase.errors import classify_call_error
+from daemon.backends.supabase.errors import (
+    NETWORK_ERRORS,
+    classify_api_error,
+    classify_network_error,
+)
 from daemon.ports import ClaimedJob
 
 # A lease token nobody holds: heartbeating it is a cheap, side-effect-free call that proves the
@@ -22,10 +27,14 @@ class SupabaseQueue:
         self._client = client
 
     async def _call(self, fn: str, params: dict[str, Any]) -> Any:
+        # Only the libraries' own exceptions are mapped; anything else (a TypeError from a value
+        # that is not JSON, say) is a bug and propagates as one.
         try:
             response = await self._client.rpc(fn, params).execute()
-        except Exception as exc:
-            raise classify_call_error(exc, call=fn) from None
+        except APIError as exc:
+            raise classify_api_error(exc, call=fn) from None
+        except NETWORK_ERRORS as exc:
+            raise classify_network_error(exc, call=fn) from None
         return response.data
 
     async def claim(self, worker_id: str, max_jobs: int, lease_seconds: int) -> list[ClaimedJob]:
@@ -103,8 +112,10 @@ class SupabaseQueue:
                 .limit(1)
                 .execute()
             )
-        except Exception as exc:
-            raise classify_call_error(exc, call="processing_presets") from None
+        except APIError as exc:
+            raise classify_api_error(exc, call="processing_presets") from None
+        except NETWORK_ERRORS as exc:
+            raise classify_network_error(exc, call="processing_presets") from None
         rows = response.data if isinstance(response.data, list) else []
         first = rows[0] if rows else None
         options = first.get("options") if isinstance(first, dict) else None

@@ -1,19 +1,28 @@
-"""SupabaseStore: Supabase Storage through storage3, with every failure mapped to the contract.
+"""SupabaseStore: Supabase Storage through storage3, its failures mapped to daemon.errors once.
 
-storage3 raises StorageApiError for JSON error bodies, but other things for others (JSONDecodeError
-or AttributeError on an HTML page from a proxy in older versions, raw httpx errors on the network),
-so every call is wrapped broadly: a missing object is source_not_found, the rest storage_failed.
+storage3 (the version pinned) raises `StorageApiError` with the HTTP status for every error answer,
+an HTML page from a proxy included, and lets httpx's own exceptions through for the network; a
+2xx answer that is not JSON where JSON is due raises `json.JSONDecodeError`. Those are caught by
+name: a missing object is source_not_found, a refused key CredentialsRefused (not worth a retry),
+the rest storage_failed (an outage). Anything else is a bug and propagates as one.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 from urllib.parse import quote
 
+from storage3.exceptions import StorageApiError
+from storage3.utils import StorageException
 from supabase import AsyncClient
 
+from daemon.backends.supabase.errors import KEY_CHECK, NETWORK_ERRORS, SupabaseAuthError
 from daemon.errors import SourceNotFound, StorageFailed
+
+# What storage3 raises for an answer it could not use; StorageApiError is one of them.
+STORAGE_ERRORS = (StorageException, json.JSONDecodeError, *NETWORK_ERRORS)
 
 # Storage prefixes the multipart `cacheControl` field with "max-age=" and serves the result as
 # the object's Cache-Control, so "31536000, immutable" becomes "max-age=31536000, immutable".
@@ -47,10 +56,30 @@ def _is_not_found(exc: BaseException) -> bool:
     return status == "404" or code in ("not_found", "NoSuchKey") or "not found" in message
 
 
-def _failed(action: str, bucket: str, path: str, exc: BaseException) -> StorageFailed:
+def _is_refused_key(exc: BaseException) -> bool:
+    # The gateway answers a wrong apikey with 401; Storage a bad bearer token with 403
+    # (statusCode "403", error "Unauthorized"). The service role passes every storage policy,
+    # so neither can mean "this object is not yours".
     status, _ = _status(exc)
+    return isinstance(exc, StorageApiError) and status in ("401", "403")
+
+
+def _failed(action: str, bucket: str, path: str, exc: BaseException) -> Exception:
+    """One storage3 exception (caught by name) as SupabaseAuthError or StorageFailed."""
+    status, _ = _status(exc)
+    if _is_refused_key(exc):
+        return SupabaseAuthError(
+            f"Supabase Storage refused the service role key (status {status}): {KEY_CHECK}"
+        )
     reason = f"status {status}" if status else type(exc).__name__
     return StorageFailed(f"Supabase Storage failed to {action} {bucket}/{path} ({reason}).")
+
+
+def _check_path(bucket: str, path: str) -> None:
+    # storage3 refuses dot segments with a ValueError before any request; say it as a sentence
+    # here rather than catch a ValueError that a bug could raise too.
+    if any(part in (".", "..") for part in path.split("/")):
+        raise SourceNotFound(f"Object path {bucket}/{path} is not a valid storage path.")
 
 
 class SupabaseStore:
@@ -62,14 +91,11 @@ class SupabaseStore:
 
     async def get(self, bucket: str, path: str) -> bytes:
         """Download an object; SourceNotFound when it (or its bucket) does not exist."""
+        _check_path(bucket, path)
         try:
             return bytes(await self._client.storage.from_(bucket).download(path))
-        except ValueError:  # storage3 refuses dot segments ("..") before any request
-            raise SourceNotFound(
-                f"Object path {bucket}/{path} is not a valid storage path."
-            ) from None
-        except Exception as exc:
-            if _is_not_found(exc):
+        except STORAGE_ERRORS as exc:
+            if _is_not_found(exc) and not _is_refused_key(exc):
                 raise SourceNotFound(f"Object {bucket}/{path} does not exist.") from None
             raise _failed("download", bucket, path, exc) from None
 
@@ -90,7 +116,7 @@ class SupabaseStore:
         }
         try:
             await self._client.storage.from_(bucket).upload(path, data, file_options=options)
-        except Exception as exc:
+        except STORAGE_ERRORS as exc:
             raise _failed("upload", bucket, path, exc) from None
 
     async def delete(self, bucket: str, paths: list[str]) -> None:
@@ -99,7 +125,7 @@ class SupabaseStore:
             batch = paths[start : start + DELETE_BATCH]
             try:
                 await self._client.storage.from_(bucket).remove(batch)
-            except Exception as exc:
+            except STORAGE_ERRORS as exc:
                 raise _failed("delete from", bucket, batch[0], exc) from None
 
     async def list(self, bucket: str, prefix: str) -> list[str]:
@@ -115,8 +141,8 @@ class SupabaseStore:
                     entries = await self._client.storage.from_(bucket).list(
                         folder, {"limit": LIST_PAGE, "offset": offset}
                     )
-                except Exception as exc:
-                    if _is_not_found(exc):
+                except STORAGE_ERRORS as exc:
+                    if _is_not_found(exc) and not _is_refused_key(exc):
                         break
                     raise _failed("list", bucket, folder, exc) from None
                 for entry in entries:
@@ -141,8 +167,8 @@ class SupabaseStore:
             entries = await self._client.storage.from_(bucket).list(
                 folder, {"limit": LIST_PAGE, "offset": 0, "search": name}
             )
-        except Exception as exc:
-            if _is_not_found(exc):
+        except STORAGE_ERRORS as exc:
+            if _is_not_found(exc) and not _is_refused_key(exc):
                 return None
             raise _failed("read", bucket, path, exc) from None
         for entry in entries:

@@ -18,15 +18,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from uuid import UUID
 
 import anyio
+import websockets.exceptions
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from loguru import logger
 from realtime import AsyncRealtimeChannel, AsyncRealtimeClient
+from realtime.exceptions import AuthorizationError, NotConnectedError, RealtimeHTTPError
+
+from daemon.ports import Hint, JobChange
+from daemon.retry import Backoff, Retries
 
 TABLE = "processing_jobs"
 SCHEMA = "public"
@@ -38,6 +43,15 @@ BINDINGS: tuple[tuple[str, str | None, str], ...] = (
 )
 # Hints are interchangeable: when the consumer is this far behind, dropping more loses nothing.
 HINT_BUFFER = 64
+# What realtime-py and websockets raise when the server or the path to it fails: an outage.
+REALTIME_ERRORS = (
+    OSError,
+    TimeoutError,
+    websockets.exceptions.WebSocketException,
+    NotConnectedError,
+    AuthorizationError,
+    RealtimeHTTPError,
+)
 
 
 class _ToLoguru(logging.Handler):
@@ -87,9 +101,9 @@ class SupabaseWakeups:
         self._heartbeat_interval = heartbeat_interval
         _route_library_logs()
 
-        send, receive = anyio.create_memory_object_stream[str](HINT_BUFFER)
-        self._send: MemoryObjectSendStream[str] = send
-        self._receive: MemoryObjectReceiveStream[str] = receive
+        send, receive = anyio.create_memory_object_stream[Hint](HINT_BUFFER)
+        self._send: MemoryObjectSendStream[Hint] = send
+        self._receive: MemoryObjectReceiveStream[Hint] = receive
         self._client: AsyncRealtimeClient | None = None
         self._channel: AsyncRealtimeChannel | None = None
         self._generation = 0
@@ -114,8 +128,9 @@ class SupabaseWakeups:
                 self._supervise(), name="supabase-wakeups"
             )
 
-    def hints(self) -> AsyncIterator[str]:
-        """Yield "insert", "queued", "cancelled" and "resubscribed" hints until closed.
+    def hints(self) -> AsyncIterator[Hint]:
+        """Yield "insert", "queued", "cancelled" and "resubscribed" hints until closed; queued
+        and cancelled ones name their job and its revision (Realtime sends the row).
 
         An iterator object rather than a generator: a consumer may cancel one wait (a timeout)
         and keep iterating, which would finish a generator for good.
@@ -145,19 +160,20 @@ class SupabaseWakeups:
 
     # -- callbacks (run inside realtime-py's read loop: never raise, never block) ---------------
 
-    def _offer(self, hint: str) -> None:
+    def _offer(self, hint: Hint) -> None:
         with contextlib.suppress(
             anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError
         ):
             self._send.send_nowait(hint)
 
     def _on_change(self, generation: int, hint: str) -> Callable[[Any], None]:
-        def callback(_payload: Any) -> None:
+        def callback(payload: Any) -> None:
             try:
                 if generation != self._generation:
                     return
                 self._last_seen = time.monotonic()
-                self._offer(hint)
+                # A new row cannot be a claim in flight: only updates name their job.
+                self._offer(Hint(hint, row_changes(payload) if hint != "insert" else ()))
             except Exception:  # an exception here would kill the read loop
                 pass
 
@@ -175,7 +191,7 @@ class SupabaseWakeups:
                     self._ready = True
                     self._ready_event.set()
                     self.subscriptions += 1
-                    self._offer("resubscribed")
+                    self._offer(Hint("resubscribed"))
             except Exception:  # see _on_change
                 pass
 
@@ -199,24 +215,24 @@ class SupabaseWakeups:
     # -- the supervisor -------------------------------------------------------------------------
 
     async def _supervise(self) -> None:
-        attempt = 0
+        # Rebuilds backoff_initial, twice that ... at most backoff_max apart, each 50-100 % of it.
+        retries = Retries(Backoff(self._backoff_initial, self._backoff_max, jitter=0.5))
         while not self._closed:
             started = time.monotonic()
             try:
                 await self._connect()
                 reason = await self._watch()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # any failure means: rebuild
+            except REALTIME_ERRORS as exc:
                 reason = f"{type(exc).__name__} while subscribing"
+            except Exception as exc:  # a bug: said with its traceback; the poll goes on
+                logger.opt(exception=exc).error("Realtime watchdog raised a bug; rebuilding")
+                reason = f"a bug ({type(exc).__name__})"
             if self._closed:
                 return
             await self._teardown()
             if time.monotonic() - started > 2 * self._stale_after:
-                attempt = 0  # it was healthy for a good while: retry soon
-            delay = min(self._backoff_max, self._backoff_initial * 2**attempt)
-            delay *= 0.5 + random.random() / 2
-            attempt += 1
+                retries.reset()  # it was healthy for a good while: retry soon
+            delay = retries.next_wait()
             self.rebuilds += 1
             self.last_loss = reason
             logger.warning(
@@ -323,6 +339,26 @@ class SupabaseWakeups:
                 listen.exception()
 
 
+def row_changes(payload: Any) -> tuple[JobChange, ...]:
+    """The job a postgres_changes payload is about, when it was cancelled or requeued.
+
+    The payload carries the new row (`data.record`); a row over Realtime's size limit comes
+    trimmed to its id and status, so the revision may be missing (then the heartbeat decides).
+    """
+    record = payload.get("data", {}).get("record") if isinstance(payload, dict) else None
+    if not isinstance(record, dict):
+        return ()
+    status = record.get("status")
+    if status not in ("queued", "cancelled"):
+        return ()
+    try:
+        job_id = UUID(str(record.get("id")))
+    except ValueError:
+        return ()
+    revision = record.get("revision")
+    return (JobChange(job_id, status, revision if isinstance(revision, int) else None),)
+
+
 class _Hints:
     """The hint stream of one SupabaseWakeups; starts its supervisor on first use."""
 
@@ -332,7 +368,7 @@ class _Hints:
     def __aiter__(self) -> _Hints:
         return self
 
-    async def __anext__(self) -> str:
+    async def __anext__(self) -> Hint:
         self._owner.start()
         try:
             return await self._owner._receive.receive()

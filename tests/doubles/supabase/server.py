@@ -98,9 +98,12 @@ class SupabaseDouble:
         self._storage_faults: list[tuple[int, bool]] = []
         self._rest_faults: list[tuple[int, bool]] = []
         self._reject_realtime = False
-        #: Counters for assertions: accepted websockets, HTTP requests per route kind.
+        self._revoked: set[str] = set()
+        #: Counters for assertions: accepted websockets, HTTP requests per route kind, and
+        #: PostgREST RPC calls per function (refused ones included).
         self.realtime_connects = 0
         self.requests: dict[str, int] = {"rest": 0, "storage": 0, "realtime": 0, "auth": 0}
+        self.rpc_calls: dict[str, int] = {}
 
     # -- keys ----------------------------------------------------------------------------------
 
@@ -255,6 +258,14 @@ class SupabaseDouble:
         """Refuse new Realtime sockets at the HTTP upgrade (403), whatever the key."""
         self._reject_realtime = on
 
+    def revoke_key(self, key: str, revoked: bool = True) -> None:
+        """From now on the gateway refuses `key` on every route (401 "Invalid API key"), as
+        after the project's keys were rolled; `revoked=False` lets it in again."""
+        if revoked:
+            self._revoked.add(key)
+        else:
+            self._revoked.discard(key)
+
     def fail_storage_next(self, n: int = 1, status: int = 502, html: bool = True) -> None:
         """The next `n` Storage requests answer `status` (an HTML page, as a proxy sends it)."""
         self._storage_faults.extend([(status, html)] * n)
@@ -325,7 +336,7 @@ class SupabaseDouble:
                 },
             )
         try:
-            claims = jwt.verify(key, self.jwt_secret)
+            claims = {} if key in self._revoked else jwt.verify(key, self.jwt_secret)
         except jwt.InvalidToken:
             claims = {}
         if claims.get("role") not in ("anon", "service_role"):
@@ -348,6 +359,9 @@ class SupabaseDouble:
         path = request.path
         if path.startswith("/rest/v1/"):
             self.requests["rest"] += 1
+            if path.startswith("/rest/v1/rpc/"):
+                fn = path.removeprefix("/rest/v1/rpc/")
+                self.rpc_calls[fn] = self.rpc_calls.get(fn, 0) + 1
             if self._rest_faults:
                 status, html = self._rest_faults.pop(0)
                 if html:
