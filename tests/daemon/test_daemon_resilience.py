@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from tests.daemon.harness import Env, cutout_png, running, wait_until
+from tests.daemon.harness import Daemon, Env, cutout_png, running, wait_until
 
 LISTEN_APP = "vehicle-photo-daemon-listen"
 
@@ -40,6 +40,47 @@ def test_postgres_restarted_mid_run_every_job_still_finishes(
     assert [r["status"] for r in rows] == ["succeeded"] * 30
     completions = env.sql("select job_id, count(*) n from test_completions group by job_id")
     assert len(completions) == 30 and all(c["n"] == 1 for c in completions)
+
+
+def claim_calls(daemon: Daemon) -> float:
+    match = re.search(r"^job_claim_calls_total ([0-9.e+]+)$", daemon.metrics(), re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+def test_a_daemon_claims_again_within_seconds_after_a_postgres_restart(
+    env: Env, tmp_path: Path, pg_cluster: object
+) -> None:
+    """After a restart the pool must hand out a fresh connection at once, every time.
+
+    Twice: with the daemon idle (one connection in its pool), then after eight jobs (several idle
+    connections, all dead after the restart). Each time the server stays down for 2 s, long
+    enough for the claim loop (a claim a second) to meet the dead connections and for every
+    reconnect attempt to fail meanwhile. From the moment the server accepts again, a job queued
+    then must be claimed within a few seconds (the poll is 1 s): not after a caller's 10 s wait
+    for a connection nobody was making any more, nor after pauses of 1, 2 and 4 s between dead
+    idle connections.
+    """
+    with running(env, tmp_path, poll_interval_seconds="1") as daemon:
+        wait_until(lambda: claim_calls(daemon) >= 2, what="the first claims")
+        for warm_jobs in (0, 8):
+            warm = [env.enqueue(cutout_png(seed=i), f"car-{i}.png") for i in range(warm_jobs)]
+            env.wait_for(warm, {"succeeded"}, timeout=60)
+            pg_cluster.stop()  # type: ignore[attr-defined]
+            time.sleep(2.0)
+            pg_cluster.start()  # type: ignore[attr-defined]
+            up = time.monotonic()
+            job = env.enqueue(cutout_png(), "car.png")
+            wait_until(
+                lambda job=job: env.job(job)["status"] != "queued",
+                timeout=30,
+                what="a claim after the restart",
+            )
+            took = time.monotonic() - up
+            assert took <= 5.0, (
+                f"after {warm_jobs} jobs, claimed {took:.1f} s after PostgreSQL accepted again:\n"
+                f"{daemon.log()}"
+            )
+            assert env.wait_for([job], {"succeeded"}, timeout=30)[0]["status"] == "succeeded"
 
 
 def test_a_dropped_listen_connection_is_covered_by_the_poll_and_comes_back(
