@@ -12,7 +12,7 @@ from loguru import logger
 
 from daemon import early_stop, metrics
 from daemon.backends import Backend, PollOnly
-from daemon.health import HealthServer
+from daemon.http_port import HealthServer
 from daemon.jobs.identity import new_worker_id
 from daemon.jobs.worker import Worker, WorkerConfig
 from daemon.pipeline.removal import BackgroundRemover

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import re
+import socket
+import threading
 import time
 from pathlib import Path
 
@@ -112,6 +114,67 @@ def test_health_is_503_while_the_database_is_down(
         finally:
             pg_cluster.start()  # type: ignore[attr-defined]
         wait_until(lambda: daemon.health()[0] == 200, timeout=30, what="healthy again")
+
+
+class BlackHoleProxy:
+    """A TCP proxy to PostgreSQL that can turn into a black hole: bytes in, nothing out."""
+
+    def __init__(self, port: int) -> None:
+        self.upstream = port
+        self.swallow = False
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._sockets: list[socket.socket] = [self._listener]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.upstream))
+            self._sockets += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket) -> None:
+        while True:
+            try:
+                data = source.recv(65536)
+                if not data:
+                    return
+                if not self.swallow:
+                    target.sendall(data)
+            except OSError:
+                return
+
+    def close(self) -> None:
+        for sock in self._sockets:
+            sock.close()
+
+
+def test_health_answers_503_within_a_second_when_the_database_is_a_black_hole(
+    env: Env, tmp_path: Path, pg_cluster: object
+) -> None:
+    proxy = BlackHoleProxy(pg_cluster.port)  # type: ignore[attr-defined]
+    try:
+        proxied = Env(
+            dsn=env.dsn.replace(f":{pg_cluster.port}/", f":{proxy.port}/"),  # type: ignore[attr-defined]
+            storage=env.storage,
+        )
+        with running(proxied, tmp_path, poll_interval_seconds="1") as daemon:
+            assert daemon.health()[0] == 200
+            proxy.swallow = True
+            for _ in range(3):
+                started = time.monotonic()
+                status, body = daemon.health()
+                took = time.monotonic() - started
+                assert (status, took < 1.0) == (503, True), (status, took, body)
+                assert body["reason"] == "queue unreachable: no answer within 0.6 s"
+            daemon.kill()  # its connections are stuck in the black hole
+    finally:
+        proxy.close()
 
 
 def peak_rss_mb(pid: int) -> float:
