@@ -21,12 +21,16 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# Run as a script, this folder comes first on sys.path and bench/queue.py would shadow the
+# standard library's `queue` (which psycopg imports): put the repository there instead.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
 
-from daemon.localdb.cluster import LocalPostgres
-from daemon.localdb.shim import apply_shim
-from daemon.sql.runner import apply_migrations
-from tests.daemon.harness import Env, cutout_png, running, wait_until
+from daemon.localdb.cluster import LocalPostgres  # noqa: E402
+from daemon.localdb.shim import apply_shim  # noqa: E402
+from daemon.sql.runner import apply_migrations  # noqa: E402
+from tests.daemon.harness import Env, cutout_png, running, wait_until  # noqa: E402
 
 
 def measure(restarts: int, down_seconds: float) -> list[float]:
