@@ -35,7 +35,8 @@ from typing import Any  # noqa: E402
 import psycopg  # noqa: E402
 
 from daemon.localdb.cluster import LocalPostgres  # noqa: E402
-from daemon.localdb.migrate import apply_migrations, apply_shim  # noqa: E402
+from daemon.localdb.shim import apply_shim  # noqa: E402
+from daemon.sql.runner import apply_migrations  # noqa: E402
 
 COMPLETE_BATCH = (
     "select count(*) filter (where public.complete_processing_job(t.id, t.token, '{}'::jsonb)) "

@@ -45,9 +45,10 @@ from PIL import Image  # noqa: E402
 from psycopg.types.json import Jsonb  # noqa: E402
 
 from daemon.localdb.cluster import LocalPostgres  # noqa: E402
-from daemon.localdb.migrate import apply_migrations, apply_shim  # noqa: E402
+from daemon.localdb.shim import apply_shim  # noqa: E402
 from daemon.pipeline import ProcessingOptions, process_image  # noqa: E402
 from daemon.pipeline.removal import Removal  # noqa: E402
+from daemon.sql.runner import apply_migrations  # noqa: E402
 
 SAMPLE = REPO / "daemon" / "samples" / "studio-sedan.jpg"
 API_KEY = "bench-key"

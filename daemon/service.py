@@ -7,12 +7,13 @@ import signal
 from collections.abc import Callable
 
 import anyio
+import anyio.abc
 from loguru import logger
 
-from daemon import metrics
+from daemon import early_stop, metrics
 from daemon.backends import Backend
 from daemon.backends.factory import open_backend
-from daemon.health import HealthServer
+from daemon.http_port import HealthServer
 from daemon.jobs.identity import new_worker_id
 from daemon.jobs.worker import Worker
 from daemon.pipeline.removal import BackgroundRemover
@@ -67,23 +68,65 @@ async def run_worker(
 
 
 async def serve(settings: Settings) -> int:
-    """`python -m daemon run`: consume jobs until SIGTERM or SIGINT; 0 after a graceful stop."""
-    backend = await open_backend(settings)
+    """`python -m daemon run`: consume jobs until SIGTERM or SIGINT; 0 after a graceful stop.
+
+    The signal handlers come first, so a signal during start-up (while connecting, say) abandons
+    it at once and exits 0; one that came even earlier, before the event loop, is read from
+    `early_stop`.
+    """
+    stop = anyio.Event()
+    startup = anyio.CancelScope()
+    failure: Exception | None = None
+    async with anyio.create_task_group() as tg:
+        await tg.start(_watch_signals, stop, startup.cancel)
+        early = early_stop.requested()
+        if early is not None:
+            logger.info("{} during start-up: exiting", early)
+            stop.set()
+            startup.cancel()
+        try:
+            await _serve_until(settings, stop, startup)
+        except Exception as exc:
+            failure = exc  # raised below as it is, not inside the task group's ExceptionGroup
+        tg.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
+    return 0
+
+
+async def _serve_until(settings: Settings, stop: anyio.Event, startup: anyio.CancelScope) -> None:
+    if stop.is_set():
+        return
+    logger.debug("starting: {} backend", settings.backend or "no")
+    backend: Backend | None = None
+    with startup:  # cancelled by a signal: nothing was claimed yet
+        backend = await open_backend(settings)
+    if backend is None or stop.is_set():
+        if backend is not None:
+            with anyio.CancelScope(shield=True):
+                await backend.aclose()
+        logger.info("stopped during start-up")
+        return
     try:
         remover = build_remover(settings)
         try:
-            await run_worker(settings, backend, remover, anyio.Event())
+            await run_worker(settings, backend, remover, stop, handle_signals=False)
         finally:
             with anyio.CancelScope(shield=True):
                 await remover.aclose()
     finally:
         with anyio.CancelScope(shield=True):
             await backend.aclose()
-    return 0
 
 
-async def _watch_signals(stop: anyio.Event) -> None:
+async def _watch_signals(
+    stop: anyio.Event,
+    on_stop: Callable[[], None] | None = None,
+    *,
+    task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+) -> None:
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        task_status.started()
         async for signum in signals:
             name = signal.Signals(signum).name
             if stop.is_set():
@@ -93,6 +136,8 @@ async def _watch_signals(stop: anyio.Event) -> None:
                 os._exit(1)
             logger.info("{}: finishing jobs in flight, then exiting", name)
             stop.set()
+            if on_stop is not None:
+                on_stop()
 
 
 async def _refresh_depth(backend: Backend) -> None:

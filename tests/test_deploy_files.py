@@ -88,7 +88,13 @@ def test_dockerfile_final_stage_is_slim_non_root_and_runs_the_daemon() -> None:
     assert "COPY --from=build /opt/venv /opt/venv" in [
         f"COPY {rest}" for k, rest in stage if k == "COPY"
     ]
-    assert ("COPY", "migrations ./migrations") in stage
+    # The migrations come inside the package, with the venv: no copy of a checkout's folder.
+    assert not [rest for k, rest in stage if k == "COPY" and "migrations" in rest]
+    assert "MIGRATIONS_DIR" not in text
+    assert ("COPY", "daemon ./daemon") in instructions()
+    assert (ROOT / "daemon" / "sql" / "migrations").is_dir()
+    packaged = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "sql/migrations/*.sql" in packaged["tool"]["setuptools"]["package-data"]["daemon"]
     assert json.loads(dict(stage)["CMD"]) == ["python", "-m", "daemon", "run"]
     assert dict(stage)["EXPOSE"] == str(default("health_port"))
     assert keywords.index("USER") < keywords.index("CMD")

@@ -10,7 +10,7 @@ import pytest
 from daemon.settings import Settings
 
 EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
-# Read from the environment outside Settings (daemon/localdb/migrate.py).
+# Read from the environment outside Settings (daemon/sql/runner.py).
 OUTSIDE_SETTINGS = {"MIGRATIONS_DIR"}
 # "NAME=value" (set) or "# NAME=value" (shown with its default or an example).
 VARIABLE = re.compile(r"^(?:# )?([A-Z][A-Z0-9_]*)=(.*)$")

@@ -73,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
         except ClusterError as exc:
             raise CommandError(f"The throwaway PostgreSQL did not start: {exc}") from None
         dsn = pg.create_database("demo")
-        from daemon.localdb.migrate import apply_migrations, apply_shim
+        from daemon.localdb.shim import apply_shim
+        from daemon.sql.runner import apply_migrations
 
         apply_shim(dsn)
         applied = apply_migrations(dsn)

