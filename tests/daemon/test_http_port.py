@@ -16,9 +16,10 @@ from daemon import http_port
 from daemon.backends import Backend
 from daemon.backends.filesystem import FilesystemStore
 from daemon.http_port import MAX_BODY, MAX_CONNECTIONS, WEBHOOK_PATH, HealthServer
-from daemon.jobs.worker import Worker, WorkerConfig
+from daemon.jobs.worker import Worker
 from daemon.pipeline.removal import NoRemover
 from daemon.ports import ClaimedJob
+from tests.settings import make_settings
 
 pytestmark = pytest.mark.anyio
 SECRET = "s3cret"
@@ -70,7 +71,7 @@ class Wakeups:
 async def port(tmp_path: Path) -> AsyncIterator[tuple[int, Worker]]:
     queue, wakeups = Queue(), Wakeups()
     backend = Backend("test", queue, FilesystemStore(tmp_path), wakeups)  # type: ignore[arg-type]
-    worker = Worker(backend, NoRemover(), WorkerConfig(poll_interval=30.0), "test-worker")
+    worker = Worker(backend, NoRemover(), make_settings(poll_interval_seconds=30.0), "test-worker")
     server = HealthServer(worker, host="127.0.0.1", port=0, webhook_secret=SECRET)
     number = await server.start()
     try:

@@ -15,7 +15,7 @@ from loguru import logger
 from pydantic import SecretStr
 
 from daemon.backends.supabase import open_supabase_backend
-from daemon.health import HealthServer
+from daemon.http_port import HealthServer
 from daemon.jobs.worker import Worker
 from daemon.pipeline.removal import NoRemover
 from daemon.settings import Settings
