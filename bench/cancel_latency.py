@@ -27,14 +27,14 @@ sys.path.insert(0, str(_HERE.parent))
 import anyio  # noqa: E402
 from loguru import logger  # noqa: E402
 
-from daemon.backends.memory import (  # noqa: E402
+from daemon.adapters.memory import (  # noqa: E402
     MemoryRemover,
     MemoryStore,
     MemoryTable,
     memory_backend,
 )
-from daemon.jobs.worker import Worker  # noqa: E402
-from daemon.settings import Settings  # noqa: E402
+from daemon.app.settings import Settings  # noqa: E402
+from daemon.lifecycle.worker import Worker  # noqa: E402
 
 SOURCE = "vehicle-photos"
 

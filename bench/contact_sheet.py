@@ -27,7 +27,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from daemon.errors import ProcessingError, as_processing_error
+from daemon.domain.errors import ProcessingError, as_processing_error
 from daemon.pipeline import ProcessingOptions, Rendered, parse_options, process_image
 from daemon.pipeline.removal import Removal
 

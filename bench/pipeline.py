@@ -43,9 +43,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 from PIL import Image, ImageFilter
 
+from daemon.domain.options import ProcessingOptions
 from daemon.pipeline import Asset, Assets, Limits, decode_source, parse_options, process_image
 from daemon.pipeline.encode import encode
-from daemon.pipeline.options import ProcessingOptions
 from daemon.pipeline.removal import Removal
 
 SIZES = {12: (4000, 3000), 48: (8000, 6000)}

@@ -30,7 +30,7 @@ sys.path.insert(0, str(_HERE.parent))
 from daemon.localdb.cluster import LocalPostgres  # noqa: E402
 from daemon.localdb.shim import apply_shim  # noqa: E402
 from daemon.sql.runner import apply_migrations  # noqa: E402
-from tests.daemon.harness import Env, cutout_png, running, wait_until  # noqa: E402
+from tests.acceptance.daemon.harness import Env, cutout_png, running, wait_until  # noqa: E402
 
 
 def measure(restarts: int, down_seconds: float) -> list[float]:

@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from daemon.errors import DaemonError
+from daemon.domain.errors import DaemonError
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {

@@ -1,4 +1,4 @@
-"""Every port, in one place. Adapters live in `daemon.backends` and `daemon.removers`.
+"""Every port, in one place. Adapters live in `daemon.adapters`.
 
 - `JobQueue`: the contract's state functions (claim, heartbeat, complete, fail, release);
 - `ObjectStore`: buckets of objects (originals, outputs, the removal cache);
@@ -7,17 +7,18 @@
 - `JobAdmin`: the admin side (`enqueue`, `status`): queue a job, summarise the queue.
 
 The lifecycle knows these Protocols only; Postgres, Supabase, the filesystem, memory and API4.ai
-are adapters behind them, each tested against its protocol (tests/conformance).
+are adapters behind them, each tested against its protocol (tests/integration/conformance).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 from uuid import UUID
 
-from daemon.errors import QueueUnavailable
+from daemon.domain.errors import QueueUnavailable
 from daemon.pipeline.removal import BackgroundRemover
 
 __all__ = [
@@ -69,7 +70,7 @@ class ClaimedJob:
 class JobQueue(Protocol):
     """Thin calls of the contract's SQL functions (CONTRACT.md section 2).
 
-    An outage raises `QueueUnavailable`, a refused key `CredentialsRefused` (daemon.errors);
+    An outage raises `QueueUnavailable`, a refused key `CredentialsRefused` (daemon.domain.errors);
     anything else that escapes is a bug. A stale claim is an answer (False / None), not an
     exception.
     """
@@ -233,3 +234,19 @@ class JobAdmin(Protocol):
     async def summary(self, *, job_ids: list[str] | None = None) -> QueueSummary:
         """Counts per status, oldest queued age, live workers, last failures (and `job_ids`)."""
         ...
+
+
+@dataclass
+class Backend:
+    """The three ports one daemon process talks to, as the adapters for them were opened."""
+
+    name: str
+    queue: JobQueue
+    store: ObjectStore
+    wakeups: Wakeups
+
+    async def aclose(self) -> None:
+        # Close all three even when one fails: shutdown must not leak connections.
+        for closer in (self.wakeups.aclose, self.store.aclose, self.queue.aclose):
+            with contextlib.suppress(Exception):
+                await closer()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from daemon.settings import Settings
+from daemon.app.settings import Settings
 
 
 def make_settings(**overrides: Any) -> Settings:

@@ -20,8 +20,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from daemon.app.settings import Settings, read_settings
 from daemon.cli import CommandError
-from daemon.settings import Settings, read_settings
 
 CONSOLE_DIR = Path(__file__).resolve().parents[1] / "console"
 IMPORT_MAP = re.compile(r'(<script type="importmap">)(.*?)(</script>)', re.DOTALL)

@@ -20,10 +20,10 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from daemon.admin import QueueSummary, enqueue_file
+from daemon.adapters.admin import QueueSummary, enqueue_file
+from daemon.app.logs import setup_logging
+from daemon.app.settings import Settings, load_settings
 from daemon.cli import CommandError
-from daemon.logs import setup_logging
-from daemon.settings import Settings, load_settings
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
 SAMPLE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
@@ -99,8 +99,8 @@ def run(args: argparse.Namespace) -> int:
 async def _demo(
     settings: Settings, files: list[Path], console: Console, timeout: float
 ) -> list[dict[str, Any]]:
-    from daemon.backends.factory import open_admin, open_backend
-    from daemon.service import build_remover, run_worker
+    from daemon.adapters.factory import open_admin, open_backend
+    from daemon.app.service import build_remover, run_worker
 
     assert settings.database_url is not None
     admin = open_admin(settings)

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import anyio
 
-from daemon.admin import enqueue_file
-from daemon.backends.factory import open_admin, open_backend
+from daemon.adapters.admin import enqueue_file
+from daemon.adapters.factory import open_admin, open_backend
+from daemon.app.settings import Settings, load_settings
 from daemon.cli import CommandError
-from daemon.pipeline.options import parse_options
-from daemon.settings import Settings, load_settings
+from daemon.domain.options import parse_options
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

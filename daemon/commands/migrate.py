@@ -6,9 +6,9 @@ import argparse
 
 import psycopg
 
+from daemon.app.settings import load_settings
 from daemon.cli import CommandError
 from daemon.localdb.shim import apply_shim
-from daemon.settings import load_settings
 from daemon.sql.runner import (
     MigrationError,
     MissingSupabaseError,

@@ -23,21 +23,21 @@ import anyio
 import anyio.to_thread
 from loguru import logger
 
+from daemon.app.settings import Settings, load_settings
 from daemon.cli import CommandError
-from daemon.errors import (
+from daemon.domain.errors import (
     InvalidOptions,
     ProcessingError,
     SourceNotFound,
     StorageFailed,
     as_processing_error,
 )
-from daemon.jobs.assets import AssetCache
+from daemon.domain.options import ProcessingOptions, parse_options
+from daemon.lifecycle.assets import AssetCache
+from daemon.lifecycle.outputs import Location, build_result
+from daemon.lifecycle.processing import run_pipeline
 from daemon.pipeline import Limits, Rendered, Work
-from daemon.pipeline.options import ProcessingOptions, parse_options
 from daemon.pipeline.removal import BackgroundRemover, NoRemover
-from daemon.processing import run_pipeline
-from daemon.result import Location, build_result
-from daemon.settings import Settings, load_settings
 
 WORKER = "local"
 
@@ -247,7 +247,7 @@ class FileIO:
 def _remover(settings: Settings) -> BackgroundRemover:
     if settings.remover == "api4ai":
         # Imported here so `process` works without the API4.ai adapter's dependencies loaded.
-        from daemon.removers.api4ai import Api4aiRemover
+        from daemon.adapters.api4ai import Api4aiRemover
 
         return Api4aiRemover.from_settings(settings)
     return NoRemover()

@@ -6,9 +6,9 @@ import argparse
 
 import anyio
 
-from daemon import early_stop
-from daemon.logs import setup_logging
-from daemon.settings import load_settings
+from daemon.app import early_stop
+from daemon.app.logs import setup_logging
+from daemon.app.settings import load_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +23,6 @@ def run(args: argparse.Namespace) -> int:
     early_stop.install()  # done already by `python -m daemon run`; not by the console script
     settings = load_settings()
     setup_logging(settings.log_level, settings.log_format)
-    from daemon.service import serve
+    from daemon.app.service import serve
 
     return anyio.run(serve, settings)

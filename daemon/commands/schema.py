@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from daemon.cli import CommandError
-from daemon.pipeline.options import options_json_schema
+from daemon.domain.options import options_json_schema
 
 
 def schema_text() -> str:

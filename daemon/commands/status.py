@@ -11,9 +11,9 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from daemon.backends.factory import open_admin
+from daemon.adapters.factory import open_admin
+from daemon.app.settings import load_settings
 from daemon.ports import QueueSummary
-from daemon.settings import load_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,18 +6,18 @@ Its table of contents is `steps.PIPELINE`:
              -> shadow -> compose -> variants -> watermark -> encode -> upload
 
 `runner.run_steps` runs the pure steps; the three I/O steps (download, remove_background,
-upload) are performed by the caller through its ports (`daemon.processing.run_pipeline`).
+upload) are performed by the caller through its ports (`daemon.lifecycle.processing.run_pipeline`).
 `process_image` runs the pure steps on bytes in memory.
 """
 
 from __future__ import annotations
 
+from daemon.domain.options import ProcessingOptions, merge_options, parse_options
 from daemon.pipeline.assets import Asset, Assets, decode_asset
 from daemon.pipeline.crop import auto_crop_with_padding, content_box
 from daemon.pipeline.cutout import apply_removal, removal_upload
 from daemon.pipeline.decode import Source, decode_source
 from daemon.pipeline.guard import ImageInfo, Limits, probe
-from daemon.pipeline.options import ProcessingOptions, merge_options, parse_options
 from daemon.pipeline.removal import Removal, RemovalPlan, Upload
 from daemon.pipeline.report import Report
 from daemon.pipeline.runner import Abandoned, Hooks, NoHooks, Rendered, process_image, run_steps

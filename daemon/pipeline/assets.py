@@ -1,6 +1,6 @@
 """Backdrops and logos: decoded once, shared by every job that names them, resized once per size.
 
-The pipeline receives them decoded (no I/O here); `daemon.jobs.assets` fetches them through the
+The pipeline receives them decoded (no I/O here); `daemon.lifecycle.assets` fetches them through the
 object store and keeps them while they are unchanged.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from daemon.errors import ImageTooLarge, InvalidOptions, ProcessingError
+from daemon.domain.errors import ImageTooLarge, InvalidOptions, ProcessingError
 from daemon.pipeline.guard import Limits, open_image
 from daemon.pipeline.variants import RESAMPLE
 

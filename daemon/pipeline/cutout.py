@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from daemon.errors import BackgroundRemovalFailed
+from daemon.domain.errors import BackgroundRemovalFailed
 from daemon.pipeline.crop import Box, subject_box
 from daemon.pipeline.decode import Source
 from daemon.pipeline.removal import Removal, RemovalPlan, Upload

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from daemon.errors import CorruptImage, ImageTooLarge
+from daemon.domain.errors import CorruptImage, ImageTooLarge
+from daemon.domain.options import ProcessingOptions
 from daemon.pipeline.colour import drop_opaque_alpha, to_srgb
 from daemon.pipeline.guard import ImageInfo, Limits, open_image
-from daemon.pipeline.options import ProcessingOptions
 
 # Decode at least this much larger than the largest output, so a crop to the vehicle still has
 # enough pixels for the master (a car usually spans well over two thirds of the frame).

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
-from daemon.errors import CorruptImage, ImageTooLarge, UnsupportedImage
+from daemon.domain.errors import CorruptImage, ImageTooLarge, UnsupportedImage
 
 # Registers HEIF/HEIC with Pillow; AVIF is built into Pillow 11.3+.
 try:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from daemon.domain.options import FrameOptions, ProcessingOptions, VariantSpec
 from daemon.pipeline.crop import Box, padded_box
-from daemon.pipeline.options import FrameOptions, ProcessingOptions, VariantSpec
 
 # In a frame, the roof stays at least this share of the canvas height below the top edge.
 FRAME_TOP_MARGIN = 0.03

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from daemon.pipeline.options import ProcessingOptions
+from daemon.domain.options import ProcessingOptions
 
 RemovalKind = Literal["cutout", "mask"]
 
@@ -71,7 +71,7 @@ class BackgroundRemover(Protocol):
         """Send the (already downscaled) upload and return the provider's answer.
 
         Raises BackgroundRemovalFailed (permanent) or ProviderUnavailable/ProviderRateLimited
-        (transient, with retry_after) from daemon.errors.
+        (transient, with retry_after) from daemon.domain.errors.
         """
         ...
 

@@ -3,7 +3,7 @@
 `run_steps` runs pure steps in order on the calling thread. Between two steps it asks the hooks
 whether the job is still ours (a cancelled or rescued claim stops at the next step rather than
 rendering for nobody) and tells them the step's stage and progress. The async glue in
-`daemon.processing` runs the I/O steps itself and hands each stretch of pure steps to one
+`daemon.lifecycle.processing` runs the I/O steps itself and hands each stretch of pure steps to one
 worker-thread trip.
 """
 
@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from daemon.domain.options import ProcessingOptions
 from daemon.pipeline.assets import Assets
 from daemon.pipeline.guard import Limits
-from daemon.pipeline.options import ProcessingOptions
 from daemon.pipeline.removal import Removal
 from daemon.pipeline.report import Report
 from daemon.pipeline.steps import PIPELINE, EncodedVariant, Step, Work

@@ -6,10 +6,10 @@ import math
 
 from PIL import Image
 
+from daemon.domain.options import ProcessingOptions
 from daemon.pipeline.crop import Box
 from daemon.pipeline.cutout import Layers
 from daemon.pipeline.layout import Layout
-from daemon.pipeline.options import ProcessingOptions
 from daemon.pipeline.shadow import ContactGeometry
 from daemon.pipeline.variants import RESAMPLE, WINDOW_REDUCING_GAP
 

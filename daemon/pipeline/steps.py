@@ -19,6 +19,7 @@ from typing import Any
 
 from PIL import Image
 
+from daemon.domain.options import ProcessingOptions
 from daemon.pipeline.assets import Asset, Assets
 from daemon.pipeline.backdrop import on_backdrop
 from daemon.pipeline.crop import Box
@@ -29,7 +30,6 @@ from daemon.pipeline.encode import flatten
 from daemon.pipeline.ground import clear_below_ground, find_ground
 from daemon.pipeline.guard import Limits
 from daemon.pipeline.layout import Layout, plan_layout
-from daemon.pipeline.options import ProcessingOptions
 from daemon.pipeline.removal import Removal, RemovalPlan, Upload
 from daemon.pipeline.sample import room_for_contact_shadow, sample_window
 from daemon.pipeline.shadow import add_contact_shadow, add_drop_shadow_at

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PIL import Image
 
+from daemon.domain.options import VariantSpec
 from daemon.pipeline.layout import variant_scale
-from daemon.pipeline.options import VariantSpec
 
 # Lanczos after an integer box reduction down to 3x the target: indistinguishable from plain
 # Lanczos (Pillow's docs) and several times faster on large reductions.

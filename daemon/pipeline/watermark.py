@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PIL import Image
 
+from daemon.domain.options import WatermarkOptions
 from daemon.pipeline.assets import Asset
-from daemon.pipeline.options import WatermarkOptions
 
 
 def logo_box(

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from daemon.backends.memory.store import MemoryStore
-from daemon.errors import ImageTooLarge, InvalidOptions
-from daemon.jobs.assets import AssetCache, StoreAssets
-from daemon.jobs.presets import resolve_options
+from daemon.adapters.memory.store import MemoryStore
+from daemon.domain.errors import ImageTooLarge, InvalidOptions
+from daemon.lifecycle.assets import AssetCache, StoreAssets
+from daemon.lifecycle.presets import resolve_options
 from daemon.pipeline import Limits, merge_options, parse_options
 
 BUCKET = "processing-assets"

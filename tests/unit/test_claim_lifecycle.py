@@ -14,17 +14,17 @@ from typing import Any
 import anyio
 import pytest
 
-from daemon.backends.memory import (
+from daemon.adapters.memory import (
     MemoryQueue,
     MemoryRemover,
     MemoryStore,
     MemoryTable,
     memory_backend,
 )
-from daemon.jobs.budget import PixelBudget
-from daemon.jobs.claim import ClaimDeps, ClaimRun, execute_claim
-from daemon.jobs.worker import Worker
-from tests.daemon.harness import studio_jpeg
+from daemon.lifecycle.budget import PixelBudget
+from daemon.lifecycle.claim import ClaimDeps, ClaimRun, execute_claim
+from daemon.lifecycle.worker import Worker
+from tests.acceptance.daemon.harness import studio_jpeg
 from tests.settings import make_settings
 
 pytestmark = pytest.mark.anyio

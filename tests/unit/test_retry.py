@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from daemon.retry import Backoff, Retries
+from daemon.domain.retry import Backoff, Retries
 
 
 def test_waits_double_and_stop_at_the_cap() -> None:

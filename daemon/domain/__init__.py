@@ -1,0 +1,1 @@
+"""The domain: errors, options, results, and the retry policy every loop shares."""

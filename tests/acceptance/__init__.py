@@ -1,0 +1,1 @@
+"""Daemon processes, the Supabase and API4.ai doubles, a real browser."""

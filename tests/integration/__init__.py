@@ -1,0 +1,1 @@
+"""Tests against a real PostgreSQL and the protocol doubles, in process."""
