@@ -280,7 +280,6 @@ class JobIO:
         self._deps = deps
         self._hold: contextlib.AsyncExitStack = contextlib.AsyncExitStack()
         self._pixels = 0
-        self._remover: CachedRemoval | None = None
         self.sha256 = ""
         self.locations: dict[str, Location] = {}
 

@@ -156,7 +156,7 @@ def crop(work: Work) -> None:
     if content is not None and tight and _shadow_wanted(work) and options.shadow.style == "contact":
         layout = room_for_contact_shadow(layout, content, options)
     work.layout = layout
-    work.canvas = sample_window(layers, layout)
+    work.canvas = sample_window(layers, layout, content)
 
 
 def _shadow_wanted(work: Work) -> bool:
