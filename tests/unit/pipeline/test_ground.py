@@ -77,6 +77,17 @@ def test_every_visible_tyre_stands_in_a_comparably_dark_shadow(
     assert min(darkness) >= 0.45 * max(darkness), darkness  # far ones as grounded as near ones
 
 
+@pytest.mark.parametrize("flaws", [frozenset(), frozenset({"speckles", "second_car"})], ids=str)
+def test_a_car_photographed_from_above_is_grounded_too(flaws: frozenset[str]) -> None:
+    """From above, the nose stands lower in the picture than the near tyres."""
+    clean = _render("above34")
+    car = np.asarray(clean.cutout)[..., 3].astype(int)
+    alpha = _shadow_alpha("above34", flaws)
+    darkness = [_under(alpha, car, t.x, t.y) for t in clean.tyres if t.visible]
+    assert len(darkness) >= 2 and min(darkness) >= 60, darkness
+    assert min(darkness) >= 0.45 * max(darkness), darkness
+
+
 def test_far_tyres_stand_higher_in_the_three_quarter_views() -> None:
     """The case the old flat band failed: contacts at different heights are all found."""
     for view in ("front34", "rear34"):
