@@ -8,8 +8,8 @@ JPEG original with the provider's mask, with the default options and with a deal
 
   (a) this pipeline (`process_image`: contact shadow, three WebP variants; with the studio, the
       car on the backdrop and the logo on every variant);
-  (b) the floor: decoding the same input (same scale-on-load) and encoding the same output pixels
-      with the same settings, nothing else;
+  (b) the floor: decoding the same input (same scale-on-load) and encoding again the very pixels
+      (a) encodes (taken before its encode step), same formats and settings, nothing else;
   (c) with the default options only: a naive reference written the way the plan sketches it:
       full decode, numpy bounding box, full-resolution Gaussian shadow over the whole canvas,
       each variant resized from the full image, PNG master;
@@ -44,7 +44,18 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from daemon.domain.options import ProcessingOptions
-from daemon.pipeline import Asset, Assets, Limits, decode_source, parse_options, process_image
+from daemon.pipeline import (
+    PIPELINE,
+    Asset,
+    Assets,
+    Limits,
+    NoHooks,
+    Work,
+    decode_source,
+    parse_options,
+    process_image,
+    run_steps,
+)
 from daemon.pipeline.encode import encode
 from daemon.pipeline.removal import Removal
 
@@ -121,15 +132,11 @@ def run_a(
 
 
 def prepare_b(data: bytes, removal: Removal | None, cached: Any) -> list[tuple[Image.Image, Any]]:
-    """The output pixels of (a), decoded before the clock starts."""
-    options = cached[0]
-    outputs = run_a(data, removal, cached=cached)
-    images = []
-    for spec in options.variants:
-        image = Image.open(io.BytesIO(outputs[spec.name]))
-        image.load()
-        images.append((image, spec))
-    return images
+    """The very pixels (a) encodes, taken before its encode step, before the clock starts."""
+    options, assets = cached
+    work = Work(options=options, limits=LIMITS, assets=assets, data=data, removal=removal)
+    run_steps(work, (s for s in PIPELINE if not s.io and s.name != "encode"), NoHooks())
+    return [(work.images[spec.name], spec) for spec in options.variants]
 
 
 def run_b(data: bytes, removal: Removal | None, outputs: list[tuple[Image.Image, Any]]) -> None:
