@@ -24,7 +24,7 @@ import pytest
 from playwright.sync_api import Browser, Page, WebSocket, expect, sync_playwright
 
 from daemon.commands.console import local_modules_installed
-from tests.acceptance.daemon.harness import Daemon, Env
+from tests.acceptance.daemon.harness import Daemon, supabase_daemon
 from tests.doubles.api4ai import Api4aiDouble
 from tests.doubles.supabase import SupabaseDouble
 
@@ -133,16 +133,7 @@ def stack(pg_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sta
     ):
         sb.add_user(*ADMIN, admin=True)
         sb.add_user(*SALES)
-        env = Env(dsn="", storage=tmp / "unused")
-        env.overrides.update(
-            SUPABASE_URL=sb.url,
-            SUPABASE_SERVICE_ROLE_KEY=sb.service_key,
-            API4AI_URL=api4ai.url,
-            API4AI_API_KEY=API_KEY,
-            REALTIME_PROBE_SECONDS="0.5",
-            REALTIME_STALE_SECONDS="2",
-        )
-        daemon = Daemon(env, tmp)
+        daemon = supabase_daemon(sb.url, sb.service_key, api4ai.url, API_KEY, tmp)
         console, url = start_console(sb, tmp)
         try:
             daemon.wait_healthy()

@@ -8,18 +8,8 @@ from typing import Any
 from playwright.sync_api import Page, expect
 
 from tests.acceptance.browser.conftest import SALES, Stack, open_vehicle, shot, sign_in
-from tests.acceptance.daemon.harness import studio_jpeg, wait_until
+from tests.acceptance.daemon.harness import STAGE_ORDER, studio_jpeg, wait_until
 
-STAGE_ORDER = [
-    "claimed",
-    "downloading",
-    "removing_background",
-    "cropping",
-    "shadowing",
-    "rendering",
-    "uploading",
-    "done",
-]
 # Every (status, stage) a job card shows, in order, per job id.
 RECORD_CARDS = """() => {
   window.__seen = {};

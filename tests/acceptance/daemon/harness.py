@@ -256,3 +256,38 @@ def running(env: Env, log_dir: Path, **settings: str) -> Iterator[Daemon]:
         yield daemon
     finally:
         daemon.stop()
+
+
+# The contract's stages, in the order a job goes through them.
+STAGE_ORDER = [
+    "claimed",
+    "downloading",
+    "removing_background",
+    "cropping",
+    "shadowing",
+    "rendering",
+    "uploading",
+    "done",
+]
+
+
+def supabase_daemon(
+    supabase_url: str,
+    service_key: str,
+    api4ai_url: str,
+    api4ai_key: str,
+    log_dir: Path,
+    **settings: str,
+) -> Daemon:
+    """A daemon on the Supabase backend (DATABASE_URL empty) and API4.ai, with a watchdog quick
+    enough for tests that close or stall the Realtime socket."""
+    env = Env(dsn="", storage=log_dir / "unused")
+    env.overrides.update(
+        SUPABASE_URL=supabase_url,
+        SUPABASE_SERVICE_ROLE_KEY=service_key,
+        API4AI_URL=api4ai_url,
+        API4AI_API_KEY=api4ai_key,
+        REALTIME_PROBE_SECONDS="0.5",
+        REALTIME_STALE_SECONDS="2",
+    )
+    return Daemon(env, log_dir, **settings)

@@ -16,21 +16,17 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from tests.acceptance.daemon.harness import Daemon, Env, studio_jpeg, wait_until
+from tests.acceptance.daemon.harness import (
+    STAGE_ORDER,
+    Daemon,
+    studio_jpeg,
+    supabase_daemon,
+    wait_until,
+)
 from tests.doubles.api4ai import Api4aiDouble, Canned
 from tests.doubles.supabase import SupabaseDouble
 
 API_KEY = "e2e-api4ai-key"
-STAGE_ORDER = [
-    "claimed",
-    "downloading",
-    "removing_background",
-    "cropping",
-    "shadowing",
-    "rendering",
-    "uploading",
-    "done",
-]
 
 
 class AdminUI:
@@ -138,16 +134,7 @@ def ui(sb: SupabaseDouble) -> Iterator[AdminUI]:
 def start_daemon(
     sb: SupabaseDouble, api4ai: Api4aiDouble, tmp_path: Path, **settings: str
 ) -> Daemon:
-    env = Env(dsn="", storage=tmp_path / "unused")
-    env.overrides.update(
-        SUPABASE_URL=sb.url,
-        SUPABASE_SERVICE_ROLE_KEY=sb.service_key,
-        API4AI_URL=api4ai.url,
-        API4AI_API_KEY=API_KEY,
-        REALTIME_PROBE_SECONDS="0.5",
-        REALTIME_STALE_SECONDS="2",
-    )
-    return Daemon(env, tmp_path, **settings)  # DATABASE_URL is empty: the Supabase backend
+    return supabase_daemon(sb.url, sb.service_key, api4ai.url, API_KEY, tmp_path, **settings)
 
 
 def test_jobs_inserted_as_admin_flow_to_succeeded_with_live_stages(
