@@ -104,7 +104,9 @@ def test_process_reads_the_studio_and_logo_under_assets(tmp_path: Path) -> None:
     with Image.open(processed["path"]) as image:
         assert image.format == "AVIF" and image.size == (1200, 800)  # the studio's canvas
     assert result["metadata"]["options"]["backdrop"]["path"] == "studio/showroom.png"
-    assert result["metadata"]["processing_time"] >= sum(result["metadata"]["timings"].values())
+    timings = result["metadata"]["timings"]
+    # Each step's time is rounded to a millisecond on its own: allow that much per step.
+    assert result["metadata"]["processing_time"] >= sum(timings.values()) - len(timings)
 
 
 def test_a_missing_backdrop_fails_each_image_with_invalid_options_naming_it(

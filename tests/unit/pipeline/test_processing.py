@@ -120,7 +120,9 @@ async def test_none_remover_keeps_an_existing_cutout() -> None:
     assert result.metadata["provider"] == "none"
     assert set(result.metadata["timings"]) >= {"decode", "crop", "shadow", "variants", "encode"}
     # The whole run's wall time: every step's time, and what lay between them.
-    assert result.metadata["processing_time"] >= sum(result.metadata["timings"].values())
+    timings = result.metadata["timings"]
+    # Each step's time is rounded to a millisecond on its own: allow that much per step.
+    assert result.metadata["processing_time"] >= sum(timings.values()) - len(timings)
 
 
 async def test_a_remover_error_passes_through_unchanged() -> None:
