@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 
 from PIL import Image
@@ -36,7 +35,6 @@ class Source:
 
     image: Image.Image  # RGB or RGBA, sRGB, EXIF-oriented, possibly reduced on load
     original_size: tuple[int, int]  # of the upright original, before any reduction
-    timings: dict[str, int]  # ms per step so far
     info: ImageInfo = field(default_factory=lambda: ImageInfo(0, 0, ""))
 
     @property
@@ -63,7 +61,6 @@ def needed_long_edge(options: ProcessingOptions) -> int | None:
 
 def decode_source(data: bytes, options: ProcessingOptions, limits: Limits) -> Source:
     """Guard, decode (reduced on load), orient and convert to sRGB."""
-    started = time.perf_counter()
     image = open_image(data, limits)
     info = ImageInfo(image.width, image.height, str(image.format))
     orientation = _orientation(image)
@@ -92,8 +89,7 @@ def decode_source(data: bytes, options: ProcessingOptions, limits: Limits) -> So
         raise CorruptImage(
             f"The image data is truncated or damaged ({_reason(exc)}); upload the photo again."
         ) from None
-    timings = {"decode": _ms(started)}
-    return Source(image=image, original_size=original, timings=timings, info=info)
+    return Source(image=image, original_size=original, info=info)
 
 
 def _orientation(image: Image.Image) -> int | None:
@@ -130,7 +126,3 @@ def _reduce(image: Image.Image, need: int | None) -> Image.Image:
 def _reason(exc: BaseException) -> str:
     text = str(exc).split("\n", 1)[0].strip()
     return text[:80] if text else type(exc).__name__
-
-
-def _ms(started: float) -> int:
-    return round((time.perf_counter() - started) * 1000)
