@@ -16,14 +16,21 @@ from pydantic.fields import FieldInfo
 from daemon.domain.errors import ERROR_CODES
 from daemon.domain.options import (
     DEFAULT_VARIANTS,
+    BackdropOptions,
     FrameOptions,
     ProcessingOptions,
     ShadowOptions,
     VariantSpec,
+    WatermarkOptions,
 )
 from daemon.domain.result import ResultMetadata, VariantResult
 
-NESTED: dict[str, type[BaseModel]] = {"shadow": ShadowOptions, "frame": FrameOptions}
+NESTED: dict[str, type[BaseModel]] = {
+    "shadow": ShadowOptions,
+    "frame": FrameOptions,
+    "backdrop": BackdropOptions,
+    "watermark": WatermarkOptions,
+}
 
 
 @cache
