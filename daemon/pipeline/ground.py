@@ -27,9 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image, ImageFilter
+from PIL import Image
 
-from daemon.pipeline.crop import Box
+from daemon.pipeline.crop import Box, open_mask
 
 FloatArray = NDArray[np.float64]
 
@@ -157,9 +157,7 @@ def _clean(solid: NDArray[np.bool_]) -> NDArray[np.bool_]:
     if h < 8 or w < 8:
         return solid
     image = Image.fromarray(solid.astype(np.uint8) * 255, "L")
-    size = 5 if w >= 320 else 3
-    image = image.filter(ImageFilter.MinFilter(size)).filter(ImageFilter.MaxFilter(size))
-    opened = np.asarray(image) > 0
+    opened = np.asarray(open_mask(image, 2 if w >= 320 else 1)) > 0
     strip = max(2, round(THIN_STRIP * w))
     if strip < h:
         opened = _open_vertically(opened, strip)

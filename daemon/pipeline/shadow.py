@@ -122,20 +122,22 @@ def contact_shadow(
         return None, (0, 0)
     # Per band column: the ground row (band coordinates) and the gap above it.
     x0 = ground.left - band[0]
-    line = np.empty(bw, np.float64)
-    gap = np.full(bw, np.inf)
+    line = np.empty(bw, np.float32)
+    gap = np.full(bw, np.inf, np.float32)
     line[x0 : x0 + len(ground.line)] = ground.line - band[1]
     line[:x0] = line[x0]
     line[x0 + len(ground.line) :] = line[x0 + len(ground.line) - 1]
     gap[x0 : x0 + len(ground.line)] = ground.gap()
-    rows = np.arange(bh, dtype=np.float64)[:, None]
+    rows = np.arange(bh, dtype=np.float32)[:, None]
     below = rows - line[None, :]  # rows below the ground line (negative above it)
 
     # The ambient shade: an ellipse-like spread over the car's length, weaker where the body is
     # high above the ground.
     centre = (ground.left + ground.right) / 2 - band[0]
     half = max(1.0, width * 0.55)
-    spread = np.sqrt(np.clip(1.0 - ((np.arange(bw) - centre) / half) ** 2, 0.0, 1.0))
+    spread = np.sqrt(
+        np.clip(1.0 - ((np.arange(bw, dtype=np.float32) - centre) / half) ** 2, 0.0, 1.0)
+    )
     reach = np.where(np.isinf(gap), 0.0, np.exp(-np.minimum(gap, 1e6) / (0.15 * width)))
     ambient = _band(below, -geo.ellipse_half_height, 0.7 * geo.ellipse_half_height)
     ambient = _blur(ambient * (spread * reach)[None, :], geo.ambient_blur)
