@@ -20,10 +20,18 @@ _BLEED_RADII = (2, 4, 8)
 
 
 def on_backdrop(layer: Image.Image, backdrop: Asset) -> Image.Image:
-    """The RGBA vehicle layer composited onto the backdrop at the layer's size (RGB out)."""
-    studio = backdrop.resized(layer.size).convert("RGBA")  # a copy: the asset is shared
-    studio.alpha_composite(decontaminate_edges(layer))
-    return studio.convert("RGB")
+    """The RGBA vehicle layer composited onto the backdrop at the layer's size (RGB out).
+
+    Over an opaque studio, pasting through the layer's alpha is the "over" composite: no RGBA
+    copy of the studio and no conversion back, and only where the layer has anything.
+    """
+    studio = backdrop.resized(layer.size).copy()  # the asset is shared: draw on a copy
+    clean = decontaminate_edges(layer)
+    box = clean.getchannel("A").getbbox()
+    if box is not None:
+        part = clean.crop(box)
+        studio.paste(part, box[:2], part)
+    return studio
 
 
 def decontaminate_edges(layer: Image.Image) -> Image.Image:
