@@ -35,7 +35,7 @@ from daemon.domain.errors import (
 from daemon.domain.options import ProcessingOptions, parse_options
 from daemon.lifecycle.assets import AssetCache
 from daemon.lifecycle.outputs import Location, build_result
-from daemon.lifecycle.processing import run_pipeline
+from daemon.lifecycle.processing import MemoryIO, run_pipeline
 from daemon.pipeline import Limits, Rendered, Work
 from daemon.pipeline.removal import BackgroundRemover, NoRemover
 
@@ -193,24 +193,21 @@ class FolderAssets:
             raise SourceNotFound(f"{path} cannot be read.") from None
 
 
-class FileIO:
-    """The pipeline's I/O steps for one local file: the bytes in hand, outputs to a folder."""
+class FileIO(MemoryIO):
+    """The pipeline's I/O steps for one local file: the bytes in hand, the assets from the
+    folder, outputs to a folder (the remover is called as it is, as in MemoryIO)."""
 
     def __init__(
         self, folder: Path, data: bytes, remover: BackgroundRemover, assets: AssetCache
     ) -> None:
+        super().__init__(data, remover)
         self._folder = folder
-        self._data = data
-        self._remover = remover
-        self._assets = assets
+        self._asset_cache = assets
         self.locations: dict[str, Location] = {}
 
     async def download(self, work: Work) -> None:
-        work.assets = await self._assets.for_options(work.options)
+        work.assets = await self._asset_cache.for_options(work.options)
         work.data = self._data
-
-    async def remove_background(self, work: Work) -> None:
-        work.removal = await self._remover.remove(work.need("upload"), work.need("plan"))
 
     async def upload(self, work: Work) -> None:
         await anyio.to_thread.run_sync(self._write_variants, work)

@@ -60,11 +60,6 @@ class ContactGeometry:
         return math.ceil(_TAIL * self.ambient_blur) + 1
 
 
-def contact_room(width: int, blur: float | None) -> int:
-    """Rows of canvas a contact shadow needs below the wheels of a vehicle `width` px wide."""
-    return ContactGeometry.for_width(width, blur).below
-
-
 def add_contact_shadow(
     canvas: Image.Image,
     content: Box,

@@ -79,7 +79,6 @@ class Work:
     images: dict[str, Image.Image] = field(default_factory=dict)  # variants, before encoding
     variants: dict[str, EncodedVariant] = field(default_factory=dict)
     timings: dict[str, int] = field(default_factory=dict)  # ms per step
-    extra: dict[str, Any] = field(default_factory=dict)  # what an I/O step wants in the report
 
     def need(self, name: str) -> Any:
         """What an earlier step made; a step run out of order is a bug, said plainly."""
