@@ -165,6 +165,27 @@ class JobChange:
     status: Literal["queued", "cancelled"]
     revision: int | None = None
 
+    @classmethod
+    def of_record(cls, record: Any) -> JobChange | None:
+        """The change a row sent by a hint source says, when it was cancelled or requeued.
+
+        Realtime and Database Webhooks both send the new row; a row over Realtime's size limit
+        comes trimmed to its id and status, so the revision may be missing (then the heartbeat
+        decides). Anything else, or a row that is not a job's, says nothing.
+        """
+        if not isinstance(record, dict):
+            return None
+        status = record.get("status")
+        if status not in ("queued", "cancelled"):
+            return None
+        try:
+            job_id = UUID(str(record.get("id")))
+        except ValueError:
+            return None
+        revision = record.get("revision")
+        is_int = isinstance(revision, int) and not isinstance(revision, bool)
+        return cls(job_id, status, revision if is_int else None)
+
     def verdict(self, claimed_revision: int) -> Literal["stale", "check", "ignore"]:
         """What this change says of a claim of the job at `claimed_revision`.
 

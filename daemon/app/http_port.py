@@ -24,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from daemon.app import metrics
 from daemon.app.health import HealthCheck
 from daemon.lifecycle.worker import Worker
+from daemon.ports import Hint, JobChange
 
 __all__ = [
     "MAX_BODY",
@@ -163,14 +164,18 @@ class HealthServer:
         if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
             return _error(401, "missing or wrong webhook secret")
         body = await request.read()
-        reason = "webhook"
         try:
-            record: Any = json.loads(body or b"{}").get("record") or {}
-            reason = str(record.get("status") or "webhook")
-        except (ValueError, AttributeError):
-            pass
-        if reason in {"queued", "cancelled", "webhook"}:
-            self.worker.wake("webhook", reason)
+            payload: Any = json.loads(body or b"{}")
+        except ValueError:
+            payload = None
+        record = payload.get("record") if isinstance(payload, dict) else None
+        status = record.get("status") if isinstance(record, dict) else None
+        if status is None or status in ("queued", "cancelled"):
+            # The same typed hint as Realtime's: a cancelled or requeued job in flight here
+            # stops at once; anything else (or no row at all) is a plain wake-up.
+            change = JobChange.of_record(record)
+            changes = (change,) if change is not None else ()
+            self.worker.on_hint(Hint(str(status or "webhook"), changes), source="webhook")
         return web.json_response({"accepted": True}, status=202)
 
 

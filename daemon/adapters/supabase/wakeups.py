@@ -21,7 +21,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
-from uuid import UUID
 
 import anyio
 import websockets.exceptions
@@ -340,23 +339,11 @@ class SupabaseWakeups:
 
 
 def row_changes(payload: Any) -> tuple[JobChange, ...]:
-    """The job a postgres_changes payload is about, when it was cancelled or requeued.
-
-    The payload carries the new row (`data.record`); a row over Realtime's size limit comes
-    trimmed to its id and status, so the revision may be missing (then the heartbeat decides).
-    """
+    """The job a postgres_changes payload (`data.record`, the new row) is about, when it was
+    cancelled or requeued."""
     record = payload.get("data", {}).get("record") if isinstance(payload, dict) else None
-    if not isinstance(record, dict):
-        return ()
-    status = record.get("status")
-    if status not in ("queued", "cancelled"):
-        return ()
-    try:
-        job_id = UUID(str(record.get("id")))
-    except ValueError:
-        return ()
-    revision = record.get("revision")
-    return (JobChange(job_id, status, revision if isinstance(revision, int) else None),)
+    change = JobChange.of_record(record)
+    return (change,) if change is not None else ()
 
 
 class _Hints:

@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import anyio
 import pytest
@@ -16,6 +17,7 @@ from daemon.adapters import Backend
 from daemon.adapters.filesystem import FilesystemStore
 from daemon.app import http_port
 from daemon.app.http_port import MAX_BODY, MAX_CONNECTIONS, WEBHOOK_PATH, HealthServer
+from daemon.lifecycle.claim import ClaimRun
 from daemon.lifecycle.worker import Worker
 from daemon.pipeline.removal import NoRemover
 from daemon.ports import ClaimedJob
@@ -140,6 +142,37 @@ async def test_a_body_over_the_limit_is_refused_and_wakes_nobody(port: tuple[int
         number, request("POST", WEBHOOK_PATH, small, {"x-webhook-secret": SECRET})
     )
     assert status == 202 and worker._wake.is_set()
+
+
+def _claim(revision: int = 2) -> ClaimRun:
+    job = ClaimedJob(uuid4(), uuid4(), "vehicle-photos", "lot/car.jpg", {}, revision, 1, 3)
+    return ClaimRun(job)
+
+
+def _webhook(record: dict[str, Any]) -> bytes:
+    # The body a Supabase Database Webhook posts for an UPDATE.
+    body = {"type": "UPDATE", "table": "processing_jobs", "schema": "public", "record": record}
+    return request("POST", WEBHOOK_PATH, json.dumps(body).encode(), {"x-webhook-secret": SECRET})
+
+
+async def test_a_webhook_naming_a_cancelled_claim_stops_it_at_once(
+    port: tuple[int, Worker],
+) -> None:
+    number, worker = port
+    cancelled, requeued_past, other = _claim(), _claim(), _claim()
+    for run in (cancelled, requeued_past, other):
+        worker.active[run.job.id] = run
+    for record in (
+        {"id": str(cancelled.job.id), "status": "cancelled", "revision": 2},
+        {"id": str(requeued_past.job.id), "status": "queued", "revision": 3},
+        {"id": str(other.job.id), "status": "running", "revision": 2},
+    ):
+        status, _ = await exchange(number, _webhook(record))
+        assert status == 202
+    assert cancelled.lost and cancelled.scope.cancel_called
+    assert requeued_past.lost
+    assert not other.lost and not other.scope.cancel_called
+    assert worker._wake.is_set()
 
 
 async def test_oversized_and_too_many_headers_are_refused(port: tuple[int, Worker]) -> None:
