@@ -15,7 +15,6 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -36,6 +35,7 @@ from daemon.domain.options import ProcessingOptions, parse_options
 from daemon.lifecycle.assets import AssetCache
 from daemon.lifecycle.outputs import Location, build_result
 from daemon.lifecycle.processing import MemoryIO, run_pipeline
+from daemon.lifecycle.slots import PipelineSlots
 from daemon.pipeline import Limits, Rendered, Work
 from daemon.pipeline.removal import BackgroundRemover, NoRemover
 
@@ -112,7 +112,7 @@ class Batch:
     async def run(self, settings: Settings) -> int:
         remover = _remover(settings)
         # Threads for the CPU steps, and a separate bound on images in flight (hence memory).
-        run_sync = partial(anyio.to_thread.run_sync, limiter=anyio.CapacityLimiter(self.jobs))
+        slots = PipelineSlots(self.jobs)
         in_flight = anyio.Semaphore(self.jobs)
         failures = 0
         stems = _unique_stems(self.images)
@@ -122,7 +122,7 @@ class Batch:
                 async def one(image: Path, stem: str) -> None:
                     nonlocal failures
                     async with in_flight:
-                        error = await self._one(image, stem, remover, run_sync)
+                        error = await self._one(image, stem, remover, slots)
                     if error is not None:
                         failures += 1
                         print(f"{image}: {error.code}: {error.message}", file=sys.stderr)
@@ -136,7 +136,7 @@ class Batch:
         return failures
 
     async def _one(
-        self, image: Path, stem: str, remover: BackgroundRemover, run_sync: Any
+        self, image: Path, stem: str, remover: BackgroundRemover, slots: PipelineSlots
     ) -> ProcessingError | None:
         try:
             data = await anyio.Path(image).read_bytes()
@@ -159,8 +159,8 @@ class Batch:
                 limits=self.limits,
                 plan=remover.plan(options) if options.remove_background else None,
             )
-            rendered = await run_pipeline(work, io, run_sync=run_sync)
-            await run_sync(partial(io.write_result, rendered))
+            rendered = await run_pipeline(work, io, run_stretch=slots.run)
+            await anyio.to_thread.run_sync(io.write_result, rendered)
         except Exception as exc:
             error = as_processing_error(exc)
             if not isinstance(exc, ProcessingError):

@@ -7,6 +7,7 @@ nothing more is written for it, not even a failure.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import threading
@@ -29,6 +30,7 @@ from daemon.lifecycle.memory import release_after
 from daemon.lifecycle.outputs import Location, build_result, old_revision_paths, output_path
 from daemon.lifecycle.presets import resolve_options
 from daemon.lifecycle.processing import run_pipeline
+from daemon.lifecycle.slots import PipelineSlots
 from daemon.pipeline import Abandoned, Limits, Step, Work, probe
 from daemon.pipeline.removal import BackgroundRemover
 from daemon.ports import ClaimedJob, JobQueue, ObjectStore, QueueUnavailable
@@ -55,7 +57,7 @@ class ClaimDeps:
     store: ObjectStore
     remover: BackgroundRemover
     budget: PixelBudget
-    pipeline_limiter: anyio.CapacityLimiter
+    pipeline_slots: PipelineSlots  # threads for the pure stretches, shared by every claim
     worker_id: str
     settings: Settings
     # Backdrops and logos, shared by every claim of this worker (built from the store).
@@ -100,7 +102,11 @@ class ClaimRun:
     bug: BaseException | None = None
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     _changed: anyio.Event = field(default_factory=anyio.Event)
+    _unsent: list[tuple[str, int]] = field(default_factory=list)  # stages not yet heartbeated
     _loop_thread: int = field(default_factory=threading.get_ident)
+    # Posts a call to the event loop from a pipeline thread without waiting for it: a thread
+    # that blocked on every report would hold its pipeline slot while the loop is busy.
+    _post: Callable[..., object] = field(default_factory=lambda: _loop_poster())
     _stage_started: float = field(default_factory=time.perf_counter)
 
     def set_stage(self, stage: str, progress: int) -> None:
@@ -110,7 +116,7 @@ class ClaimRun:
         the next one.
         """
         if threading.get_ident() != self._loop_thread:
-            anyio.from_thread.run_sync(self.set_stage, stage, progress)
+            self._post(self.set_stage, stage, progress)
             return
         self.progress = progress
         if stage == self.stage:
@@ -119,7 +125,18 @@ class ClaimRun:
         metrics.stage_duration.labels(stage=self.stage).observe(now - self._stage_started)
         self._stage_started = now
         self.stage = stage
+        self._unsent.append((stage, progress))
         self._changed.set()
+
+    def beats(self) -> list[tuple[str, int]]:
+        """What the next heartbeat reports: every stage begun since the last one, in order (a
+        short stage is not skipped because the next began before the loop sent it), with the
+        latest progress on the last; or the current stage alone."""
+        beats, self._unsent = self._unsent, []
+        if not beats:
+            return [(self.stage, self.progress)]
+        beats[-1] = (beats[-1][0], self.progress)
+        return beats
 
     # The pipeline runner's hooks (daemon.pipeline.runner.Hooks).
 
@@ -254,13 +271,8 @@ async def _process(run: ClaimRun, deps: ClaimDeps) -> dict[str, Any]:
         plan=deps.remover.plan(options) if options.remove_background else None,
     )
 
-    async def run_sync(func: Callable[..., T], *args: Any) -> T:
-        return await anyio.to_thread.run_sync(
-            func, *args, limiter=deps.pipeline_limiter, abandon_on_cancel=True
-        )
-
     try:
-        rendered = await run_pipeline(work, io, run_sync=run_sync, hooks=run)
+        rendered = await run_pipeline(work, io, run_stretch=deps.pipeline_slots.run, hooks=run)
     finally:
         await io.aclose()
     return build_result(
@@ -345,9 +357,13 @@ async def _heartbeat_loop(run: ClaimRun, deps: ClaimDeps) -> None:
         if run.finished:
             return
         try:
-            ok = await deps.queue.heartbeat(
-                job.id, job.lease_token, deps.lease_seconds, run.stage, run.progress
-            )
+            ok = True
+            for stage, progress in run.beats():
+                ok = await deps.queue.heartbeat(
+                    job.id, job.lease_token, deps.lease_seconds, stage, progress
+                )
+                if not ok:
+                    break
         except QueueUnavailable as exc:
             # Keep working: the lease may outlive a short outage; the final write is fenced anyway.
             logger.bind(job_id=str(job.id)).warning("heartbeat failed: {}", exc)
@@ -393,6 +409,15 @@ async def _remove_old_revisions(job: ClaimedJob, deps: ClaimDeps) -> None:
             await deps.store.delete(deps.output_bucket, stale)
     except Exception as exc:
         logger.bind(job_id=str(job.id)).warning("could not remove old outputs: {}", exc)
+
+
+def _loop_poster() -> Callable[..., object]:
+    """How a thread hands a call to the running event loop and goes on (asyncio, the daemon's
+    backend); with no loop running yet, anyio's blocking call is the safe fallback."""
+    try:
+        return asyncio.get_running_loop().call_soon_threadsafe
+    except RuntimeError:
+        return anyio.from_thread.run_sync
 
 
 def _now_iso() -> str:

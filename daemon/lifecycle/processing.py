@@ -2,9 +2,10 @@
 
 Shared by `python -m daemon process` and the job lifecycle. The I/O steps (download,
 remove_background, upload) are performed by the caller's `PipelineIO`; each stretch of pure
-steps between them is one trip to a worker thread (every trip may wait behind other jobs'
-renders for a free thread, so there are as few as the I/O allows: two). CPU work never runs on
-the event loop.
+steps between them is one trip to a worker thread (as few trips as the I/O allows: two), made by
+the caller's `RunStretch`. A stretch that leads to more I/O is `early`: the job lifecycle gives
+those threads of their own, so they never wait behind renders (`daemon.lifecycle.slots`). CPU
+work never runs on the event loop.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any, Protocol
+from typing import Protocol
 
 import anyio.to_thread
 
@@ -31,7 +32,17 @@ from daemon.pipeline import (
 from daemon.pipeline.removal import BackgroundRemover
 from daemon.pipeline.runner import enter, finish
 
-RunSync = Callable[..., Awaitable[Any]]
+
+class RunStretch(Protocol):
+    """Runs one stretch of pure steps off the event loop. `early`: more I/O follows it (the
+    remover's call), so the photo comes back for its render later."""
+
+    def __call__(self, func: Callable[[], None], *, early: bool) -> Awaitable[None]: ...
+
+
+async def in_worker_thread(func: Callable[[], None], *, early: bool) -> None:
+    """The plain RunStretch: a worker thread for every stretch, in no particular order."""
+    await anyio.to_thread.run_sync(func)
 
 
 class PipelineIO(Protocol):
@@ -54,7 +65,7 @@ async def run_pipeline(
     work: Work,
     io: PipelineIO,
     *,
-    run_sync: RunSync = anyio.to_thread.run_sync,
+    run_stretch: RunStretch = in_worker_thread,
     hooks: Hooks | None = None,
     preset: str | None = None,
 ) -> Rendered:
@@ -67,12 +78,13 @@ async def run_pipeline(
     }
     started = time.perf_counter()
     pending: list[Step] = []
-    for step in PIPELINE:
+    for index, step in enumerate(PIPELINE):
         if not step.io:
             pending.append(step)
             continue
         if pending:
-            await run_sync(partial(run_steps, work, pending, hooks))
+            early = any(not later.io for later in PIPELINE[index + 1 :])
+            await run_stretch(partial(run_steps, work, pending, hooks), early=early)
             pending = []
         if not enter(step, work, hooks):
             continue
@@ -80,7 +92,7 @@ async def run_pipeline(
         await actions[step.name](work)
         work.timings[step.name] = round((time.perf_counter() - began) * 1000)
     if pending:
-        await run_sync(partial(run_steps, work, pending, hooks))
+        await run_stretch(partial(run_steps, work, pending, hooks), early=False)
     return finish(work, round((time.perf_counter() - started) * 1000), preset)
 
 
@@ -126,7 +138,7 @@ async def process_source(
     *,
     limits: Limits,
     assets: Assets | None = None,
-    run_sync: RunSync = anyio.to_thread.run_sync,
+    run_stretch: RunStretch = in_worker_thread,
     on_stage: Callable[[str], None] | None = None,
 ) -> Rendered:
     """The whole pipeline on bytes in memory, with a remover: for tests and benchmarks."""
@@ -136,4 +148,6 @@ async def process_source(
         plan=remover.plan(options) if options.remove_background else None,
     )
     hooks = _StageHooks(on_stage) if on_stage is not None else None
-    return await run_pipeline(work, MemoryIO(data, remover, assets), run_sync=run_sync, hooks=hooks)
+    return await run_pipeline(
+        work, MemoryIO(data, remover, assets), run_stretch=run_stretch, hooks=hooks
+    )

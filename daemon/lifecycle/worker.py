@@ -21,6 +21,7 @@ from daemon.domain.retry import Backoff, Retries
 from daemon.lifecycle.budget import PixelBudget
 from daemon.lifecycle.claim import ClaimDeps, ClaimRun, execute_claim
 from daemon.lifecycle.health_state import WorkerHealth
+from daemon.lifecycle.slots import PipelineSlots
 from daemon.pipeline.removal import BackgroundRemover
 from daemon.ports import Backend, Hint, QueueUnavailable
 
@@ -47,7 +48,7 @@ class Worker:
             store=backend.store,
             remover=remover,
             budget=self.budget,
-            pipeline_limiter=anyio.CapacityLimiter(settings.pipeline_threads),
+            pipeline_slots=PipelineSlots(settings.pipeline_threads),
             worker_id=worker_id,
             settings=settings,
         )

@@ -23,6 +23,7 @@ from daemon.adapters.memory import (
 )
 from daemon.lifecycle.budget import PixelBudget
 from daemon.lifecycle.claim import ClaimDeps, ClaimRun, execute_claim
+from daemon.lifecycle.slots import PipelineSlots
 from daemon.lifecycle.worker import Worker
 from tests.acceptance.daemon.harness import studio_jpeg
 from tests.settings import make_settings
@@ -81,7 +82,7 @@ class Setup:
             store=self.store,
             remover=self.remover,
             budget=PixelBudget(10**9),
-            pipeline_limiter=anyio.CapacityLimiter(2),
+            pipeline_slots=PipelineSlots(2),
             worker_id="worker-unit",
             settings=self.settings,
         )

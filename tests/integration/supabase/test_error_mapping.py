@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import anyio
 import httpx
 import pytest
 from loguru import logger
@@ -26,6 +25,7 @@ from daemon.adapters.supabase import (
 from daemon.domain.errors import QueueUnavailable, StorageFailed
 from daemon.lifecycle.budget import PixelBudget
 from daemon.lifecycle.claim import ClaimDeps, ClaimRun, execute_claim
+from daemon.lifecycle.slots import PipelineSlots
 from daemon.pipeline.removal import NoRemover
 from tests.doubles.supabase import SupabaseDouble
 from tests.integration.supabase.conftest import Admin
@@ -92,7 +92,7 @@ async def test_a_job_that_meets_a_bug_in_an_adapter_fails_with_internal_error(
             store=store,
             remover=NoRemover(),
             budget=PixelBudget(10**9),
-            pipeline_limiter=anyio.CapacityLimiter(1),
+            pipeline_slots=PipelineSlots(1),
             worker_id="worker-1",
             settings=make_settings(lease_seconds=30),
         )

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from daemon.adapters.supabase import open_supabase_backend
 from daemon.app.http_port import HealthServer
 from daemon.app.settings import Settings
+from daemon.lifecycle.slots import PipelineSlots
 from daemon.lifecycle.worker import Worker
 from daemon.pipeline.removal import NoRemover
 from tests.acceptance.daemon.harness import studio_jpeg
@@ -134,7 +135,7 @@ async def test_a_key_revoked_mid_job_writes_nothing_and_is_not_storage_failed(
             store=backend.store,
             remover=NoRemover(),
             budget=PixelBudget(10**9),
-            pipeline_limiter=anyio.CapacityLimiter(1),
+            pipeline_slots=PipelineSlots(1),
             worker_id="worker-1",
             settings=make_settings(lease_seconds=30),
         )

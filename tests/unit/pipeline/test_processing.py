@@ -137,22 +137,22 @@ async def test_a_remover_error_passes_through_unchanged() -> None:
 
 
 async def test_cpu_steps_run_through_the_given_runner() -> None:
-    calls: list[str] = []
+    calls: list[tuple[str, bool]] = []
 
-    async def run_sync(func, *args):  # type: ignore[no-untyped-def]
-        calls.append(getattr(func, "func", func).__name__)
-        return func(*args)
+    async def run_stretch(func, *, early):  # type: ignore[no-untyped-def]
+        calls.append((getattr(func, "func", func).__name__, early))
+        func()
 
     await process_source(
         encode(studio_photo()),
         PNG_MASTER,
         Recorder("mask", car_mask()),
         limits=Limits(),
-        run_sync=run_sync,
+        run_stretch=run_stretch,
     )
     # The pure steps before the remover's call share one trip to a thread; those after it
-    # the other.
-    assert calls == ["run_steps", "run_steps"]
+    # the other. The first leads to more I/O and comes back: it is the early one.
+    assert calls == [("run_steps", True), ("run_steps", False)]
 
 
 def test_an_oversized_provider_answer_is_refused_before_decoding() -> None:
