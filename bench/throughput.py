@@ -9,8 +9,9 @@ in one run:
 - images per minute at concurrency 1, 2, 4 and 8 (or --concurrency), beside the ideal for that
   concurrency: min(cores / shared_cpu, concurrency / (latency + daemon_cpu)), where daemon_cpu
   and shared_cpu (the daemon's and the double's, which share the cores) are measured per image
-  in the same run. The rate is the steady state (completions after the first, over the time from
-  the first to the last); the whole run, ramp-up included, is printed beside it;
+  in the same run. The rate is the steady state (the jobs after the first wave of `concurrency`,
+  over the time from that wave's last completion to the last); the whole run, ramp-up included,
+  is printed beside it;
 - insert-to-claim latency p50/p95 (database clock: started_at - created_at) with LISTEN and with
   the poll alone;
 - the daemon's peak RSS.
@@ -229,11 +230,13 @@ def throughput(rig: Rig, concurrency: int, jobs: int) -> Run:
     failed = [r for r in rows if r[0] != "succeeded"]
     if failed:
         raise SystemExit(f"{len(failed)} benchmark job(s) failed")
-    # The steady state, by the database clock: the completions after the first, over the time
-    # from the first to the last. Before the first completion every job waits on its first
-    # provider call and the cores idle by construction: that is ramp-up, not throughput.
+    # The steady state, by the database clock: the jobs after the first wave, over the time from
+    # the first wave's last completion to the last one. The first wave waits on its first
+    # provider call with the cores idle by construction (ramp-up, not throughput); counting its
+    # completions without its time would overstate the rate.
     finishes = sorted(r[3] for r in rows)
-    steady = (jobs - 1) / (finishes[-1] - finishes[0]).total_seconds() * 60
+    wave = min(concurrency, jobs - 1)
+    steady = (jobs - wave) / (finishes[-1] - finishes[wave - 1]).total_seconds() * 60
     return Run(steady, jobs / elapsed * 60, peak, daemon_cpu, double_cpu)
 
 

@@ -168,13 +168,18 @@ class HealthServer:
             payload: Any = json.loads(body or b"{}")
         except ValueError:
             payload = None
-        record = payload.get("record") if isinstance(payload, dict) else None
+        ours = isinstance(payload, dict) and payload.get("table", "processing_jobs") == (
+            "processing_jobs"
+        )
+        record = payload.get("record") if ours else None
         status = record.get("status") if isinstance(record, dict) else None
-        if status is None or status in ("queued", "cancelled"):
-            # The same typed hint as Realtime's: a cancelled or requeued job in flight here
-            # stops at once; anything else (or no row at all) is a plain wake-up.
+        if ours and (status is None or status in ("queued", "cancelled")):
+            # A cancelled or requeued job in flight here asks its heartbeat at once. The row's
+            # revision is not taken on trust from a port that may face the internet: the
+            # heartbeat, a round trip later, decides (without a revision the verdict is
+            # "check"). Anything else, or no row at all, is a plain wake-up.
             change = JobChange.of_record(record)
-            changes = (change,) if change is not None else ()
+            changes = (JobChange(change.job_id, change.status),) if change is not None else ()
             self.worker.on_hint(Hint(str(status or "webhook"), changes), source="webhook")
         return web.json_response({"accepted": True}, status=202)
 

@@ -118,6 +118,8 @@ class ClaimRun:
         if threading.get_ident() != self._loop_thread:
             self._post(self.set_stage, stage, progress)
             return
+        if self.finished:
+            return  # a late report from a stretch abandoned on its thread
         self.progress = progress
         if stage == self.stage:
             return
@@ -129,8 +131,8 @@ class ClaimRun:
         self._changed.set()
 
     def beats(self) -> list[tuple[str, int]]:
-        """What the next heartbeat reports: every stage begun since the last one, in order (a
-        short stage is not skipped because the next began before the loop sent it), with the
+        """What the next heartbeat reports: every stage begun since the last attempt, in order
+        (a short stage is not skipped because the next began before the loop sent it), with the
         latest progress on the last; or the current stage alone."""
         beats, self._unsent = self._unsent, []
         if not beats:
@@ -144,7 +146,11 @@ class ClaimRun:
         self.set_stage(step.stage, step.progress)
 
     def still_ours(self) -> bool:
-        return not (self.lost or self.release_requested)
+        # A cancelled scope (a heartbeat bug, a refused key) or a finished claim also ends the
+        # work of a stretch abandoned on its thread, at its next step.
+        return not (self.lost or self.release_requested or self.finished) and not (
+            self.scope.cancel_called
+        )
 
     def finish(self) -> None:
         """The work is over: the heartbeat loop ends after any call it has in flight."""
@@ -359,6 +365,8 @@ async def _heartbeat_loop(run: ClaimRun, deps: ClaimDeps) -> None:
         try:
             ok = True
             for stage, progress in run.beats():
+                if run.finished:
+                    break  # the final write sets the stage: no backlog ahead of it
                 ok = await deps.queue.heartbeat(
                     job.id, job.lease_token, deps.lease_seconds, stage, progress
                 )

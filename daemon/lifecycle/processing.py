@@ -3,9 +3,10 @@
 Shared by `python -m daemon process` and the job lifecycle. The I/O steps (download,
 remove_background, upload) are performed by the caller's `PipelineIO`; each stretch of pure
 steps between them is one trip to a worker thread (as few trips as the I/O allows: two), made by
-the caller's `RunStretch`. A stretch that leads to more I/O is `early`: the job lifecycle gives
-those threads of their own, so they never wait behind renders (`daemon.lifecycle.slots`). CPU
-work never runs on the event loop.
+the caller's `RunStretch`. A stretch after which the photo leaves for I/O and comes back for more
+pure steps (the decode before the remover's call) is `early`: the job lifecycle gives those
+threads of their own, so they never wait behind renders (`daemon.lifecycle.slots`). CPU work
+never runs on the event loop.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ from daemon.pipeline.runner import enter, finish
 
 
 class RunStretch(Protocol):
-    """Runs one stretch of pure steps off the event loop. `early`: more I/O follows it (the
-    remover's call), so the photo comes back for its render later."""
+    """Runs one stretch of pure steps off the event loop. `early`: more pure steps follow the
+    I/O step after it (the remover's call, then the render)."""
 
     def __call__(self, func: Callable[[], None], *, early: bool) -> Awaitable[None]: ...
 

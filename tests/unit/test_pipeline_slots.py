@@ -36,7 +36,8 @@ async def test_an_early_stretch_runs_while_every_render_slot_is_taken() -> None:
         tg.start_soon(lambda: slots.run(lambda: order.append("render"), early=False))
         await anyio.sleep(0.02)
         # The render slot is taken: the second render waits, the early stretch does not.
-        await slots.run(lambda: order.append("early"), early=True)
+        with anyio.fail_after(2):
+            await slots.run(lambda: order.append("early"), early=True)
         assert order == ["early"]
         gate.set()
     assert order == ["early", "render"]
@@ -47,6 +48,7 @@ async def test_an_early_stretch_runs_while_every_render_slot_is_taken() -> None:
 async def test_never_more_stretches_of_a_kind_at_once_than_slots(early: bool) -> None:
     slots = PipelineSlots(2)
     lock = threading.Lock()
+    pairs = threading.Barrier(2, timeout=5)  # two at once, surely, however loaded the machine
     running = peak = 0
 
     def work() -> None:
@@ -54,7 +56,8 @@ async def test_never_more_stretches_of_a_kind_at_once_than_slots(early: bool) ->
         with lock:
             running += 1
             peak = max(peak, running)
-        threading.Event().wait(0.02)
+        pairs.wait()
+        threading.Event().wait(0.01)  # a third, if one could start, would be counted now
         with lock:
             running -= 1
 

@@ -155,24 +155,30 @@ def _webhook(record: dict[str, Any]) -> bytes:
     return request("POST", WEBHOOK_PATH, json.dumps(body).encode(), {"x-webhook-secret": SECRET})
 
 
-async def test_a_webhook_naming_a_cancelled_claim_stops_it_at_once(
+async def test_a_webhook_naming_a_cancelled_claim_makes_it_ask_its_heartbeat_at_once(
     port: tuple[int, Worker],
 ) -> None:
     number, worker = port
     cancelled, requeued_past, other = _claim(), _claim(), _claim()
     for run in (cancelled, requeued_past, other):
         worker.active[run.job.id] = run
+    # A row still processing says nothing: no wake-up, no heartbeat.
+    status, _ = await exchange(
+        number, _webhook({"id": str(other.job.id), "status": "processing", "revision": 2})
+    )
+    assert status == 202 and not worker._wake.is_set()
     for record in (
         {"id": str(cancelled.job.id), "status": "cancelled", "revision": 2},
         {"id": str(requeued_past.job.id), "status": "queued", "revision": 3},
-        {"id": str(other.job.id), "status": "running", "revision": 2},
     ):
         status, _ = await exchange(number, _webhook(record))
         assert status == 202
-    assert cancelled.lost and cancelled.scope.cancel_called
-    assert requeued_past.lost
-    assert not other.lost and not other.scope.cancel_called
     assert worker._wake.is_set()
+    # Both named claims heartbeat now; the webhook's word alone stops neither (the heartbeat,
+    # one round trip later, does if the database agrees).
+    for run in (cancelled, requeued_past):
+        assert run._changed.is_set() and not run.lost
+    assert not other._changed.is_set()
 
 
 async def test_oversized_and_too_many_headers_are_refused(port: tuple[int, Worker]) -> None:
