@@ -285,6 +285,7 @@ def _is_tyre(edge: FloatArray, patch: list[tuple[float, float]], span: float) ->
     rise = max(1.0, TYRE_RISE * span)
     tolerance = max(1.0, HULL_TOLERANCE * span)
     for step, start in ((-1, int(patch[0][0])), (1, int(patch[-1][0]))):
+        start = _tread_end(edge, start, step, y0 - tolerance, reach // 2)
         for d in range(1, reach + 1):
             x = start + step * d
             if x < 0 or x >= len(edge) or np.isnan(edge[x]):
@@ -296,6 +297,18 @@ def _is_tyre(edge: FloatArray, patch: list[tuple[float, float]], span: float) ->
         else:
             return False  # flat for a whole tyre's reach: a sill or a bumper, not a tyre
     return True
+
+
+def _tread_end(edge: FloatArray, start: int, step: int, level: float, most: int) -> int:
+    """Where a tread lying at a patch's level ends, going `step`-wards from `start`: a ragged
+    rim leaves the hull's vertices at one end of a tread that goes on at the same height."""
+    x = start
+    for _ in range(most):
+        nxt = x + step
+        if nxt < 0 or nxt >= len(edge) or np.isnan(edge[nxt]) or edge[nxt] < level:
+            break
+        x = nxt
+    return x
 
 
 def clear_below_ground(canvas: Image.Image, ground: Ground, margin: float = 2.0) -> None:
