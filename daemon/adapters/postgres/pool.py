@@ -13,16 +13,26 @@ psycopg_pool then kept a daemon without a connection for 8 to 11 s:
   deadline to now, so the pool tries twice at once and gives up, which during a restart is always.
   Here the pool gives up after a short window and is asked at once for a fresh attempt, so it
   tries about once a second for as long as the database is away.
+
+The pool only ever tells a caller that it timed out. Its connections therefore record why
+connecting failed: a server that refuses the daemon's password (changed or revoked while it runs;
+connections already open keep working until the next restart) is not an outage to wait out, and
+the queue says so (`refusal`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-__all__ = ["RECONNECT_WINDOW_SECONDS", "new_pool"]
+__all__ = ["RECONNECT_WINDOW_SECONDS", "auth_refused", "new_pool", "refusal"]
+
+# SQLSTATEs of a refused login (invalid_password, invalid_authorization_specification). libpq
+# gives a failed connection no SQLSTATE, so the server's message is read too.
+AUTH_SQLSTATES = frozenset({"28P01", "28000"})
+AUTH_MESSAGES = ("password authentication failed", "no pg_hba.conf entry")
 
 # How long the pool keeps trying one lost connection (attempts 1 s apart) before it gives up and
 # is asked for a fresh attempt.
@@ -34,6 +44,11 @@ class _Recovery:
 
     def __init__(self) -> None:
         self.pool: AsyncConnectionPool[Any] | None = None
+        self.refused: str | None = None  # why the last connection attempt was refused, if it was
+
+    def connected(self, error: psycopg.OperationalError | None) -> None:
+        """The outcome of one connection attempt (a success clears an earlier refusal)."""
+        self.refused = _first_line(error) if error is not None and auth_refused(error) else None
 
     async def check(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """Check a connection before lending it; if it is dead, test every idle one now."""
@@ -56,11 +71,51 @@ class _Recovery:
             await pool.check()
 
 
+class _WatchedConnection(psycopg.AsyncConnection[Any]):
+    """A connection that tells its pool's `_Recovery` how each attempt to connect ended."""
+
+    recovery: ClassVar[_Recovery]
+
+    @classmethod
+    async def connect(cls, *args: Any, **kwargs: Any) -> Any:
+        try:
+            conn = await super().connect(*args, **kwargs)
+        except psycopg.OperationalError as exc:
+            cls.recovery.connected(exc)
+            raise
+        cls.recovery.connected(None)
+        return conn
+
+
+def auth_refused(error: psycopg.Error) -> bool:
+    """Whether the server refused the daemon's credentials (not: it was unreachable)."""
+    if error.sqlstate in AUTH_SQLSTATES:
+        return True
+    text = str(error).lower()
+    return any(message in text for message in AUTH_MESSAGES)
+
+
+def refusal(pool: AsyncConnectionPool[Any]) -> str | None:
+    """Why the pool's last attempt to connect was refused, when the server refused it."""
+    connection_class = pool.connection_class
+    if isinstance(connection_class, type) and issubclass(connection_class, _WatchedConnection):
+        return connection_class.recovery.refused
+    return None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
 def new_pool(dsn: str, *, max_size: int, kwargs: dict[str, Any]) -> AsyncConnectionPool[Any]:
     """An unopened pool of 1..max_size connections that comes back quickly after a restart."""
     recovery = _Recovery()
+    # One class per pool, so that each pool's connections report to its own recovery.
+    watched = type("WatchedConnection", (_WatchedConnection,), {"recovery": recovery})
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
         dsn,
+        connection_class=watched,
         min_size=1,
         max_size=max_size,
         kwargs=kwargs,

@@ -10,7 +10,8 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from daemon.adapters.postgres.pool import new_pool
+from daemon.adapters.postgres.pool import new_pool, refusal
+from daemon.domain.errors import CredentialsRefused
 from daemon.ports import ClaimedJob, QueueUnavailable
 
 # Seconds one call may take before it counts as a lost connection.
@@ -56,7 +57,16 @@ class PostgresQueue:
             async with self._pool.connection(timeout=10) as conn, conn.cursor() as cur:
                 await cur.execute(sql, params)
                 return await cur.fetchall() if cur.description else []
-        except (PoolTimeout, psycopg.OperationalError, psycopg.InterfaceError) as exc:
+        except PoolTimeout as exc:
+            refused = refusal(self._pool)
+            if refused is not None:
+                # A password changed or revoked while running: no outage to wait out.
+                raise CredentialsRefused(
+                    f"The database refused the daemon's credentials ({refused}); fix "
+                    "DATABASE_URL or the role's password."
+                ) from None
+            raise QueueUnavailable(f"The database did not answer ({_reason(exc)}).") from None
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             raise QueueUnavailable(f"The database did not answer ({_reason(exc)}).") from None
 
     async def claim(self, worker_id: str, max_jobs: int, lease_seconds: int) -> list[ClaimedJob]:
