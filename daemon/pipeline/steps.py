@@ -68,6 +68,8 @@ class Work:
     layers: Layers | None = None  # apply_removal (or the decoded image alone)
     layout: Layout | None = None  # crop
     canvas: Image.Image | None = None  # crop, then shadow and compose draw on it
+    # On a backdrop, the canvas's box outside which it is the backdrop's own pixels (compose).
+    painted: Box | None = None
     content: Box | None = None  # the vehicle's box in decoded pixels (crop)
     cut_off: bool = False  # it runs out of the photo's bottom edge: no ground to stand on
     shift: tuple[int, int] = (0, 0)  # where a drop shadow moved the canvas's origin
@@ -201,7 +203,8 @@ def compose(work: Work) -> None:
     """Onto the backdrop, or flattened onto the background colour; else left transparent."""
     canvas: Image.Image = work.need("canvas")
     if work.options.backdrop is not None:
-        work.canvas = on_backdrop(canvas.convert("RGBA"), work.need_asset("backdrop"))
+        layer = canvas if canvas.mode == "RGBA" else canvas.convert("RGBA")
+        work.canvas, work.painted = on_backdrop(layer, work.need_asset("backdrop"))
     elif work.options.background is not None:
         work.canvas = flatten(canvas, _hex(work.options.background))
 
