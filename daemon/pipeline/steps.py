@@ -33,7 +33,7 @@ from daemon.pipeline.layout import Layout, plan_layout
 from daemon.pipeline.removal import Removal, RemovalPlan, Upload
 from daemon.pipeline.sample import room_for_contact_shadow, sample_window
 from daemon.pipeline.shadow import add_contact_shadow, add_drop_shadow_at
-from daemon.pipeline.variants import render_variants
+from daemon.pipeline.variants import Painted, render_variants
 from daemon.pipeline.watermark import add_watermark
 
 Stage = str  # one of the contract's stage names (CONTRACT.md section 1, `stage`)
@@ -213,7 +213,10 @@ def variants(work: Work) -> None:
     """Every variant of the canvas, each resized from the smallest larger one already made."""
     fill = _hex(work.options.background) if work.options.background else None
     canvas: Image.Image = work.need("canvas")
-    work.images = render_variants(canvas, work.options.variants, fill)
+    painted = None
+    if work.options.backdrop is not None:
+        painted = Painted(work.need_asset("backdrop").resized, work.painted)
+    work.images = render_variants(canvas, work.options.variants, fill, painted)
     work.canvas_size = canvas.size
 
 
