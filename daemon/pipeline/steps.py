@@ -145,7 +145,7 @@ def crop(work: Work) -> None:
     work.layers = layers
     work.transparent = layers.transparent
     options = work.options
-    work.content = content = layers.content_box()
+    work.content = content = _content_box(layers, source)
     # A subject cut off by the photo's bottom edge (a detail, an interior) has no ground in the
     # picture: a contact shadow there would be a band across the frame.
     work.cut_off = content is not None and content[3] >= layers.size[1] - 1
@@ -158,6 +158,16 @@ def crop(work: Work) -> None:
         layout = room_for_contact_shadow(layout, content, options)
     work.layout = layout
     work.canvas = sample_window(layers, layout, content)
+    # Everything after draws on the canvas: the decoded photo (190 MB at 48 MP with alpha) goes
+    # now, not after the encode, so the later steps' buffers never add to it.
+    work.layers = work.source = None
+
+
+def _content_box(layers: Layers, source: Source) -> Box | None:
+    """The content box, from the alpha decode extracted already when the base is its image."""
+    own_alpha = source.alpha if layers.base is source.image else None
+    source.alpha = None  # read once: its 48 MB (at 48 MP) go before the window is resampled
+    return layers.content_box(own_alpha)
 
 
 def _shadow_wanted(work: Work) -> bool:
