@@ -235,12 +235,13 @@ def watermark(work: Work) -> None:
     logo = work.need_asset("logo")
     marking = work.options.watermark
     assert marking is not None  # the step's `when`
-    # Two variants of the same size share one image: mark it once. The canvas itself is
-    # copied first, since a variant that needs no resize is the canvas.
+    # Two variants of the same size share one image: mark it once. A variant that needs no
+    # resize is the canvas itself: it is marked in place too, since every variant has been
+    # made from it already and the canvas is the work's own (never the caller's or an asset).
     marked: dict[int, Image.Image] = {}
     for image in work.images.values():
         if id(image) not in marked:
-            own = image.copy() if image is work.canvas or image.readonly else image
+            own = image.copy() if image.readonly else image
             add_watermark(own, logo, marking)
             marked[id(image)] = own
     work.images = {name: marked[id(image)] for name, image in work.images.items()}
