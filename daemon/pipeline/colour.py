@@ -41,11 +41,18 @@ def to_srgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def drop_opaque_alpha(image: Image.Image) -> Image.Image:
-    """RGBA whose alpha is 255 everywhere is RGB: cheaper downstream and honestly opaque."""
-    if image.mode == "RGBA" and image.getchannel("A").getextrema() == (255, 255):
-        return image.convert("RGB")
-    return image
+def drop_opaque_alpha(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:
+    """RGBA whose alpha is 255 everywhere is RGB: cheaper downstream and honestly opaque.
+
+    Also the alpha channel of an image that keeps it (None otherwise): extracted for the check,
+    it is what the crop reads next.
+    """
+    if image.mode != "RGBA":
+        return image, None
+    alpha = image.getchannel("A")
+    if alpha.getextrema() == (255, 255):
+        return image.convert("RGB"), None
+    return image, alpha
 
 
 def _to_8bit(image: Image.Image) -> Image.Image:

@@ -35,8 +35,9 @@ def subject_box(image: Image.Image) -> Box | None:
     """The content box without isolated specks (content_box when there are none).
 
     The alpha is reduced (box filter) to about SPECK_CHECK_SIDE, thresholded at half and opened
-    with a 3x3 square (what fits in no 3x3 square there, a speck, goes); that box, mapped back
-    outwards, bounds the plain content box, which keeps its full-resolution precision.
+    with a 3x3 square (what fits in no 3x3 square there, a speck, goes); within that box, mapped
+    back outwards, the plain content box is taken at full resolution. Only that region is
+    thresholded: on a 48 MP cutout a full-size thresholded copy costs 48 MB and 40 ms.
     """
     if image.mode == "L":
         alpha = image
@@ -44,19 +45,25 @@ def subject_box(image: Image.Image) -> Box | None:
         alpha = image.getchannel("A")
     else:
         return (0, 0, image.width, image.height)
-    plain = alpha.point(_LUT).getbbox()
-    if plain is None:
-        return None
     factor = max(1, math.ceil(max(alpha.size) / SPECK_CHECK_SIDE))
     small = alpha.reduce(factor) if factor > 1 else alpha
     box = open_mask(small.point(_HALF), 1).getbbox()
     if box is None:
-        return plain  # all of it is speck-sized: keep what there is
+        return alpha.point(_LUT).getbbox()  # all of it is speck-sized: keep what there is
+    region = (
+        max(0, box[0] * factor - factor),
+        max(0, box[1] * factor - factor),
+        min(alpha.width, box[2] * factor + factor),
+        min(alpha.height, box[3] * factor + factor),
+    )
+    plain = alpha.crop(region).point(_LUT).getbbox()
+    if plain is None:  # cannot be: the region holds pixels of half opacity at least
+        return alpha.point(_LUT).getbbox()
     return (
-        max(plain[0], box[0] * factor - factor),
-        max(plain[1], box[1] * factor - factor),
-        min(plain[2], box[2] * factor + factor),
-        min(plain[3], box[3] * factor + factor),
+        region[0] + plain[0],
+        region[1] + plain[1],
+        region[0] + plain[2],
+        region[1] + plain[3],
     )
 
 

@@ -53,10 +53,14 @@ class Layers:
         """Whether there is an alpha channel at all."""
         return self.alpha is not None or self.base.mode == "RGBA"
 
-    def content_box(self) -> Box | None:
-        """The content's bounding box in base pixels (see crop.content_box)."""
+    def content_box(self, own_alpha: Image.Image | None = None) -> Box | None:
+        """The content's bounding box in base pixels (see crop.subject_box).
+
+        `own_alpha`: the base's alpha channel when the caller already has it (not extracted
+        again: 48 MB and 12 ms on a 48 MP cutout).
+        """
         if self.alpha is None:
-            return subject_box(self.base)
+            return subject_box(own_alpha if own_alpha is not None else self.base)
         box = subject_box(self.alpha)
         if box is None or self.alpha.size == self.base.size:
             return box

@@ -36,6 +36,7 @@ class Source:
     image: Image.Image  # RGB or RGBA, sRGB, EXIF-oriented, possibly reduced on load
     original_size: tuple[int, int]  # of the upright original, before any reduction
     info: ImageInfo = field(default_factory=lambda: ImageInfo(0, 0, ""))
+    alpha: Image.Image | None = None  # an RGBA image's alpha channel, until the crop has read it
 
     @property
     def scale(self) -> tuple[float, float]:
@@ -76,7 +77,7 @@ def decode_source(data: bytes, options: ProcessingOptions, limits: Limits) -> So
         if orientation is not None and orientation in _UPRIGHT:
             # By the value read above: colour conversion may have dropped the EXIF block.
             image = image.transpose(_UPRIGHT[orientation])
-        image = drop_opaque_alpha(image)
+        image, alpha = drop_opaque_alpha(image)
     except Image.DecompressionBombError:
         raise ImageTooLarge(
             "The image decodes to too many pixels; upload a smaller photo."
@@ -89,7 +90,7 @@ def decode_source(data: bytes, options: ProcessingOptions, limits: Limits) -> So
         raise CorruptImage(
             f"The image data is truncated or damaged ({_reason(exc)}); upload the photo again."
         ) from None
-    return Source(image=image, original_size=original, info=info)
+    return Source(image=image, original_size=original, info=info, alpha=alpha)
 
 
 def _orientation(image: Image.Image) -> int | None:

@@ -59,13 +59,28 @@ def sample_window(layers: Layers, layout: Layout, content: Box | None = None) ->
     # RGBa over the whole image it is given, and the window is often a third of the photo.
     ix0, iy0 = math.floor(x0), math.floor(y0)
     ix1, iy1 = math.ceil(x1), math.ceil(y1)
-    part = layers.crop((ix0, iy0, ix1, iy1))
     box = (x0 - ix0, y0 - iy0, x1 - ix0, y1 - iy0)
-    if target != part.size or box != (0.0, 0.0, float(part.width), float(part.height)):
-        part = part.resize(target, RESAMPLE, box=box, reducing_gap=WINDOW_REDUCING_GAP)
+    if target != (ix1 - ix0, iy1 - iy0) or box != (0.0, 0.0, float(ix1 - ix0), float(iy1 - iy0)):
+        part = _resample(layers, (ix0, iy0, ix1, iy1), target, box)
+    else:
+        part = layers.crop((ix0, iy0, ix1, iy1))
     if (cx0, cy0) == (0, 0) and part.size == size:
         # The later steps draw on the canvas: never on the caller's decoded image.
         return part.copy() if part is layers.base else part
     canvas = Image.new("RGBA", size, (0, 0, 0, 0))
     canvas.paste(part.convert("RGBA") if part.mode != "RGBA" else part, (cx0, cy0))
     return canvas
+
+
+def _resample(
+    layers: Layers, window: Box, size: tuple[int, int], box: tuple[float, float, float, float]
+) -> Image.Image:
+    """The window resized as Image.resize would (premultiplied when it has alpha), but with the
+    premultiplied copy made here, so the RGBA window is let go before the filter runs: at 48 MP
+    that is 30 MB less while the photo is still held."""
+    part = layers.crop(window)
+    if part.mode != "RGBA":
+        return part.resize(size, RESAMPLE, box=box, reducing_gap=WINDOW_REDUCING_GAP)
+    part = part.convert("RGBa")
+    part = part.resize(size, RESAMPLE, box=box, reducing_gap=WINDOW_REDUCING_GAP)
+    return part.convert("RGBA")

@@ -33,7 +33,7 @@ from daemon.pipeline.layout import Layout, plan_layout
 from daemon.pipeline.removal import Removal, RemovalPlan, Upload
 from daemon.pipeline.sample import room_for_contact_shadow, sample_window
 from daemon.pipeline.shadow import add_contact_shadow, add_drop_shadow_at
-from daemon.pipeline.variants import render_variants
+from daemon.pipeline.variants import Painted, render_variants
 from daemon.pipeline.watermark import add_watermark
 
 Stage = str  # one of the contract's stage names (CONTRACT.md section 1, `stage`)
@@ -68,6 +68,8 @@ class Work:
     layers: Layers | None = None  # apply_removal (or the decoded image alone)
     layout: Layout | None = None  # crop
     canvas: Image.Image | None = None  # crop, then shadow and compose draw on it
+    # On a backdrop, the canvas's box outside which it is the backdrop's own pixels (compose).
+    painted: Box | None = None
     content: Box | None = None  # the vehicle's box in decoded pixels (crop)
     cut_off: bool = False  # it runs out of the photo's bottom edge: no ground to stand on
     shift: tuple[int, int] = (0, 0)  # where a drop shadow moved the canvas's origin
@@ -143,7 +145,7 @@ def crop(work: Work) -> None:
     work.layers = layers
     work.transparent = layers.transparent
     options = work.options
-    work.content = content = layers.content_box()
+    work.content = content = _content_box(layers, source)
     # A subject cut off by the photo's bottom edge (a detail, an interior) has no ground in the
     # picture: a contact shadow there would be a band across the frame.
     work.cut_off = content is not None and content[3] >= layers.size[1] - 1
@@ -156,6 +158,16 @@ def crop(work: Work) -> None:
         layout = room_for_contact_shadow(layout, content, options)
     work.layout = layout
     work.canvas = sample_window(layers, layout, content)
+    # Everything after draws on the canvas: the decoded photo (190 MB at 48 MP with alpha) goes
+    # now, not after the encode, so the later steps' buffers never add to it.
+    work.layers = work.source = None
+
+
+def _content_box(layers: Layers, source: Source) -> Box | None:
+    """The content box, from the alpha decode extracted already when the base is its image."""
+    own_alpha = source.alpha if layers.base is source.image else None
+    source.alpha = None  # read once: its 48 MB (at 48 MP) go before the window is resampled
+    return layers.content_box(own_alpha)
 
 
 def _shadow_wanted(work: Work) -> bool:
@@ -201,7 +213,8 @@ def compose(work: Work) -> None:
     """Onto the backdrop, or flattened onto the background colour; else left transparent."""
     canvas: Image.Image = work.need("canvas")
     if work.options.backdrop is not None:
-        work.canvas = on_backdrop(canvas.convert("RGBA"), work.need_asset("backdrop"))
+        layer = canvas if canvas.mode == "RGBA" else canvas.convert("RGBA")
+        work.canvas, work.painted = on_backdrop(layer, work.need_asset("backdrop"))
     elif work.options.background is not None:
         work.canvas = flatten(canvas, _hex(work.options.background))
 
@@ -210,7 +223,10 @@ def variants(work: Work) -> None:
     """Every variant of the canvas, each resized from the smallest larger one already made."""
     fill = _hex(work.options.background) if work.options.background else None
     canvas: Image.Image = work.need("canvas")
-    work.images = render_variants(canvas, work.options.variants, fill)
+    painted = None
+    if work.options.backdrop is not None:
+        painted = Painted(work.need_asset("backdrop").resized, work.painted)
+    work.images = render_variants(canvas, work.options.variants, fill, painted)
     work.canvas_size = canvas.size
 
 
@@ -219,12 +235,13 @@ def watermark(work: Work) -> None:
     logo = work.need_asset("logo")
     marking = work.options.watermark
     assert marking is not None  # the step's `when`
-    # Two variants of the same size share one image: mark it once. The canvas itself is
-    # copied first, since a variant that needs no resize is the canvas.
+    # Two variants of the same size share one image: mark it once. A variant that needs no
+    # resize is the canvas itself: it is marked in place too, since every variant has been
+    # made from it already and the canvas is the work's own (never the caller's or an asset).
     marked: dict[int, Image.Image] = {}
     for image in work.images.values():
         if id(image) not in marked:
-            own = image.copy() if image is work.canvas or image.readonly else image
+            own = image.copy() if image.readonly else image
             add_watermark(own, logo, marking)
             marked[id(image)] = own
     work.images = {name: marked[id(image)] for name, image in work.images.items()}

@@ -127,6 +127,19 @@ def test_the_grid_variant_fits_the_whole_studio_shot() -> None:
     assert (content[bars + 2 : 480 - bars - 2, 2] != 255).any()
 
 
+def test_a_smaller_variant_is_the_master_resized() -> None:
+    """Only the car's part of a studio variant is resampled from the canvas (the rest is the
+    studio at that size): it must still be the master, resized."""
+    small = {"name": "small", "max_width": 700, "format": "png"}
+    car = render_view(1800, 1200, view="front34")
+    images, _ = _run(_png(car.cutout), _studio(), {"variants": [MASTER, small]})
+    master, out = images["processed"], images["small"]
+    resized = master.resize(out.size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    difference = np.abs(np.asarray(out).astype(int) - np.asarray(resized).astype(int))
+    assert difference.max() <= 3  # the studio resampled once instead of twice
+    assert difference.mean() < 0.5
+
+
 def test_a_huge_backdrop_is_image_too_large_and_a_broken_one_invalid_options() -> None:
     limits = Limits(max_pixels=50_000_000)
     huge = io.BytesIO()
