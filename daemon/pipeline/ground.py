@@ -285,7 +285,6 @@ def _is_tyre(edge: FloatArray, patch: list[tuple[float, float]], span: float) ->
     rise = max(1.0, TYRE_RISE * span)
     tolerance = max(1.0, HULL_TOLERANCE * span)
     for step, start in ((-1, int(patch[0][0])), (1, int(patch[-1][0]))):
-        start = _tread_end(edge, start, step, y0 - tolerance, reach // 2)
         for d in range(1, reach + 1):
             x = start + step * d
             if x < 0 or x >= len(edge) or np.isnan(edge[x]):
@@ -299,18 +298,6 @@ def _is_tyre(edge: FloatArray, patch: list[tuple[float, float]], span: float) ->
     return True
 
 
-def _tread_end(edge: FloatArray, start: int, step: int, level: float, most: int) -> int:
-    """Where a tread lying at a patch's level ends, going `step`-wards from `start`: a ragged
-    rim leaves the hull's vertices at one end of a tread that goes on at the same height."""
-    x = start
-    for _ in range(most):
-        nxt = x + step
-        if nxt < 0 or nxt >= len(edge) or np.isnan(edge[nxt]) or edge[nxt] < level:
-            break
-        x = nxt
-    return x
-
-
 def clear_below_ground(canvas: Image.Image, ground: Ground, margin: float = 2.0) -> None:
     """Drop, in place, what a cutout kept of the old floor: semi-transparent pixels below the
     vehicle's lower edge (or the ground line beyond it): a leftover floor shadow, mist, specks.
@@ -320,13 +307,12 @@ def clear_below_ground(canvas: Image.Image, ground: Ground, margin: float = 2.0)
     if top >= canvas.height:
         return
     box = (ground.left, top, ground.right, canvas.height)
-    # Only that region is read and written back: the canvas's whole alpha is never copied.
-    region = canvas.crop(box)
-    alpha = np.array(region.getchannel("A"))
+    alpha = np.asarray(canvas.getchannel("A").crop(box)).copy()
     rows = np.arange(top, canvas.height, dtype=np.float64)[:, None]
     stray = (rows > (floor[None, :] + margin)) & (alpha < SOLID_ALPHA) & (alpha > 0)
     if not stray.any():
         return
     alpha[stray] = 0
-    region.putalpha(Image.fromarray(alpha, "L"))
-    canvas.paste(region, box[:2])
+    full = canvas.getchannel("A")
+    full.paste(Image.fromarray(alpha, "L"), box[:2])
+    canvas.putalpha(full)
