@@ -21,6 +21,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from daemon.app.settings import Settings, SettingsError
+from daemon.domain.errors import first_line
 from daemon.ports import JobAdmin, ObjectStore, QueueSummary, QueueUnavailable
 
 __all__ = ["STATUSES", "JobAdmin", "PostgresAdmin", "QueueSummary", "SupabaseAdmin", "admin_for"]
@@ -74,8 +75,7 @@ class PostgresAdmin:
                 self._dsn, autocommit=True, row_factory=dict_row, connect_timeout=5
             )
         except psycopg.Error as exc:
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise QueueUnavailable(f"Cannot connect to the database ({reason}).") from None
+            raise QueueUnavailable(f"Cannot connect to the database ({first_line(exc)}).") from None
 
     async def insert_job(
         self,

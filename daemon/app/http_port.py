@@ -39,6 +39,7 @@ __all__ = [
 
 WEBHOOK_PATH = "/hooks/processing-jobs"
 WEBHOOK_SECRET_HEADER = "x-webhook-secret"
+WEBHOOK_TABLE = "processing_jobs"
 MAX_BODY = 1 << 20  # a webhook's record is a few kB
 MAX_HEADER_LINE = 8 * 1024  # the request line and each header field
 MAX_HEADERS = 64
@@ -168,9 +169,9 @@ class HealthServer:
             payload: Any = json.loads(body or b"{}")
         except ValueError:
             payload = None
-        ours = isinstance(payload, dict) and payload.get("table", "processing_jobs") == (
-            "processing_jobs"
-        )
+        # A webhook on another table (or a body without one) says nothing of these jobs.
+        table = payload.get("table", WEBHOOK_TABLE) if isinstance(payload, dict) else None
+        ours = table == WEBHOOK_TABLE
         record = payload.get("record") if ours else None
         status = record.get("status") if isinstance(record, dict) else None
         if ours and (status is None or status in ("queued", "cancelled")):

@@ -8,6 +8,7 @@ import psycopg
 
 from daemon.app.settings import load_settings
 from daemon.cli import CommandError
+from daemon.domain.errors import first_line
 from daemon.localdb.shim import apply_shim
 from daemon.sql.runner import (
     MigrationError,
@@ -41,10 +42,7 @@ def _database_url(args: argparse.Namespace) -> str:
 
 
 def _one_line(exc: psycopg.Error) -> str:
-    # Connection errors name the host and port, never the password.
-    text = str(exc).strip()
-    first = text.splitlines()[0].strip() if text else type(exc).__name__
-    return first.removeprefix("connection failed: ").rstrip(".?")
+    return first_line(exc).removeprefix("connection failed: ").rstrip(".?")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -25,6 +25,16 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception's message, first line only, or its type's name when it has none.
+
+    Library messages (psycopg's, libpq's) carry lines of context nobody needs in a job row, a
+    health answer or a log line; connection errors name the host and port, never the password.
+    """
+    lines = str(exc).strip().splitlines()
+    return lines[0].strip() if lines else type(exc).__name__
+
+
 class DaemonError(Exception):
     """The root of every error the daemon raises on purpose."""
 

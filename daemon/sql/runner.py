@@ -19,6 +19,8 @@ from typing import Any
 
 import psycopg
 
+from daemon.domain.errors import first_line
+
 __all__ = [
     "LOCK_KEY",
     "MIGRATIONS_DIR",
@@ -186,7 +188,7 @@ def apply_migrations(dsn: str, directory: Path | None = None) -> list[str]:
                             (migration.name, migration.checksum),
                         )
                 except psycopg.Error as exc:
-                    detail = exc.diag.message_primary or str(exc).splitlines()[0]
+                    detail = exc.diag.message_primary or first_line(exc)
                     raise MigrationError(f"Migration {migration.name} failed: {detail}") from None
                 applied_now.append(migration.name)
         finally:

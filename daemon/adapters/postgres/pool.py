@@ -27,6 +27,8 @@ from typing import Any, ClassVar
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from daemon.domain.errors import first_line
+
 __all__ = ["RECONNECT_WINDOW_SECONDS", "auth_refused", "new_pool", "refusal"]
 
 # SQLSTATEs of a refused login (invalid_password, invalid_authorization_specification). libpq
@@ -48,7 +50,7 @@ class _Recovery:
 
     def connected(self, error: psycopg.OperationalError | None) -> None:
         """The outcome of one connection attempt (a success clears an earlier refusal)."""
-        self.refused = _first_line(error) if error is not None and auth_refused(error) else None
+        self.refused = first_line(error) if error is not None and auth_refused(error) else None
 
     async def check(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """Check a connection before lending it; if it is dead, test every idle one now."""
@@ -101,11 +103,6 @@ def refusal(pool: AsyncConnectionPool[Any]) -> str | None:
     if isinstance(connection_class, type) and issubclass(connection_class, _WatchedConnection):
         return connection_class.recovery.refused
     return None
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
 
 
 def new_pool(dsn: str, *, max_size: int, kwargs: dict[str, Any]) -> AsyncConnectionPool[Any]:

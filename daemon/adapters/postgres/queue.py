@@ -11,7 +11,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from daemon.adapters.postgres.pool import new_pool, refusal
-from daemon.domain.errors import CredentialsRefused
+from daemon.domain.errors import CredentialsRefused, first_line
 from daemon.ports import ClaimedJob, QueueUnavailable
 
 # Seconds one call may take before it counts as a lost connection.
@@ -32,7 +32,7 @@ class PostgresQueue:
         try:
             probe = await psycopg.AsyncConnection.connect(dsn, connect_timeout=5)
         except psycopg.Error as exc:
-            raise QueueUnavailable(f"Cannot connect to the database ({_reason(exc)}).") from None
+            raise QueueUnavailable(f"Cannot connect to the database ({first_line(exc)}).") from None
         await probe.close()
         pool = new_pool(
             dsn,
@@ -49,7 +49,7 @@ class PostgresQueue:
             await pool.open(wait=True, timeout=10)
         except (PoolTimeout, psycopg.Error) as exc:
             await pool.close()
-            raise QueueUnavailable(f"Cannot connect to the database ({_reason(exc)}).") from None
+            raise QueueUnavailable(f"Cannot connect to the database ({first_line(exc)}).") from None
         return cls(pool)
 
     async def _call(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -65,9 +65,9 @@ class PostgresQueue:
                     f"The database refused the daemon's credentials ({refused}); fix "
                     "DATABASE_URL or the role's password."
                 ) from None
-            raise QueueUnavailable(f"The database did not answer ({_reason(exc)}).") from None
+            raise QueueUnavailable(f"The database did not answer ({first_line(exc)}).") from None
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            raise QueueUnavailable(f"The database did not answer ({_reason(exc)}).") from None
+            raise QueueUnavailable(f"The database did not answer ({first_line(exc)}).") from None
 
     async def claim(self, worker_id: str, max_jobs: int, lease_seconds: int) -> list[ClaimedJob]:
         rows = await self._call(
@@ -145,10 +145,3 @@ class PostgresQueue:
 
     async def aclose(self) -> None:
         await self._pool.close()
-
-
-def _reason(exc: BaseException) -> str:
-    # First line only: psycopg messages can carry the connection string's host and user, never
-    # the password, but several lines of context nobody needs in a job row or a health answer.
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

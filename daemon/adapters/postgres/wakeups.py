@@ -17,6 +17,7 @@ import anyio
 import psycopg
 from loguru import logger
 
+from daemon.domain.errors import first_line
 from daemon.domain.retry import Backoff, Retries
 from daemon.ports import Hint, JobChange
 
@@ -62,7 +63,7 @@ class PostgresWakeups:
                 delay = retries.next_wait()
                 logger.warning(
                     "LISTEN connection lost ({}); retrying in {:.1f} s",
-                    str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                    first_line(exc),
                     delay,
                 )
                 await self._drop()
