@@ -307,12 +307,12 @@ def clear_below_ground(canvas: Image.Image, ground: Ground, margin: float = 2.0)
     if top >= canvas.height:
         return
     box = (ground.left, top, ground.right, canvas.height)
-    alpha = np.asarray(canvas.getchannel("A").crop(box)).copy()
+    region = canvas.crop(box)  # only below the ground: never the whole canvas's alpha
+    alpha = np.asarray(region.getchannel("A")).copy()
     rows = np.arange(top, canvas.height, dtype=np.float64)[:, None]
     stray = (rows > (floor[None, :] + margin)) & (alpha < SOLID_ALPHA) & (alpha > 0)
     if not stray.any():
         return
     alpha[stray] = 0
-    full = canvas.getchannel("A")
-    full.paste(Image.fromarray(alpha, "L"), box[:2])
-    canvas.putalpha(full)
+    region.putalpha(Image.fromarray(alpha, "L"))
+    canvas.paste(region, box[:2])
