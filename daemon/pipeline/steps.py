@@ -21,7 +21,7 @@ from PIL import Image
 
 from daemon.domain.options import ProcessingOptions
 from daemon.pipeline.assets import Asset, Assets
-from daemon.pipeline.backdrop import on_backdrop
+from daemon.pipeline.backdrop import decontaminate_edges, on_backdrop
 from daemon.pipeline.crop import Box
 from daemon.pipeline.cutout import Layers, removal_layers, removal_upload
 from daemon.pipeline.decode import Source, decode_source
@@ -180,6 +180,12 @@ def _shadow_wanted(work: Work) -> bool:
     )
 
 
+def clean_edges(work: Work) -> None:
+    """On a studio, edge pixels take the car's colour, not the old background's (before the
+    shadow is added: its pixels must stay black). The canvas is the work's own: in place."""
+    decontaminate_edges(work.need("canvas"))
+
+
 def shadow(work: Work) -> None:
     """The contact shadow along the ground found in the canvas, or the drop shadow."""
     canvas: Image.Image = work.need("canvas")
@@ -273,6 +279,7 @@ PIPELINE: tuple[Step, ...] = (
     Step("remove_background", "removing_background", 20, when=lambda w: w.plan is not None),
     Step("apply_removal", "removing_background", 55, apply_removal, when=lambda w: bool(w.removal)),
     Step("crop", "cropping", 60, crop),
+    Step("clean_edges", "cropping", 66, clean_edges, when=lambda w: w.options.backdrop is not None),
     Step("shadow", "shadowing", 70, shadow, when=_shadow_wanted),
     Step("compose", "rendering", 78, compose),
     Step("variants", "rendering", 80, variants),

@@ -103,9 +103,9 @@ def test_edges_are_clean_against_any_floor(
     extra = {"add_shadow": False}
     ideal = np.asarray(_run(_png(truth), studio, extra)[0]["processed"]).astype(int)
     ours = np.asarray(_run(_png(contaminated), studio, extra)[0]["processed"]).astype(int)
-    import daemon.pipeline.backdrop as backdrop
+    import daemon.pipeline.steps as steps
 
-    monkeypatch.setattr(backdrop, "decontaminate_edges", lambda layer: layer)
+    monkeypatch.setattr(steps, "decontaminate_edges", lambda layer: None)
     naive = np.asarray(_run(_png(contaminated), studio, extra)[0]["processed"]).astype(int)
     # The ring of edge pixels: where the naive composite differs from the ideal at all.
     ring = np.abs(naive - ideal).sum(axis=2) > 30
@@ -114,6 +114,22 @@ def test_edges_are_clean_against_any_floor(
     our_error = np.abs(ours - ideal)[ring].mean()
     assert naive_error > 25  # the halo this test is about
     assert our_error < 0.4 * naive_error
+
+
+def test_the_shadow_next_to_a_red_car_darkens_the_floor_without_tinting_it() -> None:
+    """The shadow's pixels are soft-alpha pixels like an edge's, but they are black: cleaning
+    the car's edges must not give the shadow next to the car the car's colour."""
+    car = render_view(1800, 1200, view="front", colour=(200, 16, 16)).cutout
+    studio = _studio((150, 150, 150))
+    shadowed = np.asarray(_run(_png(car), studio)[0]["processed"]).astype(int)
+    bare = np.asarray(_run(_png(car), studio, {"add_shadow": False})[0]["processed"]).astype(int)
+    # The shadow alone: where the car itself left the floor as it was, and the shadow darkened it.
+    floor_only = np.abs(bare - 150).max(axis=2) <= 1
+    shadow = floor_only & (shadowed.max(axis=2) < 150 - 6)
+    assert shadow.sum() > 2000
+    reds, greens, blues = (shadowed[..., c][shadow] for c in range(3))
+    assert np.abs(reds - greens).max() <= 3  # darker grey, never pink
+    assert np.abs(greens - blues).max() <= 3
 
 
 def test_the_grid_variant_fits_the_whole_studio_shot() -> None:
