@@ -11,7 +11,7 @@ from daemon.pipeline.crop import Box
 from daemon.pipeline.cutout import Layers
 from daemon.pipeline.layout import Layout
 from daemon.pipeline.shadow import ContactGeometry
-from daemon.pipeline.variants import RESAMPLE, WINDOW_REDUCING_GAP
+from daemon.pipeline.variants import REDUCING_GAP, RESAMPLE
 
 # Lanczos reads this many source pixels on each side (scaled by the reduction factor).
 _LANCZOS_SUPPORT = 3
@@ -80,7 +80,7 @@ def _resample(
     that is 30 MB less while the photo is still held."""
     part = layers.crop(window)
     if part.mode != "RGBA":
-        return part.resize(size, RESAMPLE, box=box, reducing_gap=WINDOW_REDUCING_GAP)
+        return part.resize(size, RESAMPLE, box=box, reducing_gap=REDUCING_GAP)
     part = part.convert("RGBa")
-    part = part.resize(size, RESAMPLE, box=box, reducing_gap=WINDOW_REDUCING_GAP)
+    part = part.resize(size, RESAMPLE, box=box, reducing_gap=REDUCING_GAP)
     return part.convert("RGBA")

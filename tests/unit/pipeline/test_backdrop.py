@@ -12,6 +12,7 @@ from PIL import Image
 from bench.views import render_logo, render_studio, render_view
 from daemon.domain.errors import ImageTooLarge, InvalidOptions
 from daemon.pipeline import Asset, Assets, Limits, decode_asset, parse_options, process_image
+from daemon.pipeline.variants import REDUCING_GAP, RESAMPLE
 from daemon.pipeline.watermark import logo_box
 
 STUDIO_SIZE = (1600, 1000)
@@ -150,7 +151,7 @@ def test_a_smaller_variant_is_the_master_resized() -> None:
     car = render_view(1800, 1200, view="front34")
     images, _ = _run(_png(car.cutout), _studio(), {"variants": [MASTER, small]})
     master, out = images["processed"], images["small"]
-    resized = master.resize(out.size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    resized = master.resize(out.size, RESAMPLE, reducing_gap=REDUCING_GAP)
     difference = np.abs(np.asarray(out).astype(int) - np.asarray(resized).astype(int))
     assert difference.max() <= 3  # the studio resampled once instead of twice
     assert difference.mean() < 0.5
