@@ -19,6 +19,9 @@ _EDGE_ALPHA = 250
 # How far (canvas px) the solid colour is spread into the edge, nearest first: a provider's edge
 # is 1 to 3 px, a mask scaled up from a small upload several more.
 _BLEED_RADII = (2, 4, 8)
+# A spread colour is trusted where at least this much solid alpha reached: below, dividing the
+# premultiplied 8-bit colour by its alpha multiplies its rounding into speckles.
+_TRUSTED = 8
 # Around the layer's content, what the bleed reads (its widest reach, and one for rounding).
 _PAD = _BLEED_RADII[-1] + 1
 # The colours are spread at a quarter of the size: they are smooth, and the edge test's error
@@ -75,7 +78,7 @@ def decontaminate_edges(layer: Image.Image) -> None:
     # scaled up to the whole box and pasted through a mask.
     ys, xs = np.divmod(np.flatnonzero(np.asarray(edge.crop(box))), box[2] - box[0])
     near = _spread_at(solid.convert("RGBa"), ys, xs)
-    reached = near[:, 3] > 0  # far from the body (specks) an edge keeps its own colour
+    reached = near[:, 3] >= _TRUSTED  # far from the body (specks) an edge keeps its own colour
     ys, xs, near = ys[reached], xs[reached], near[reached]
     pixels = np.array(part)
     colour = near[:, :3] * (255.0 / near[:, 3:]) + 0.5  # un-premultiplied
@@ -94,7 +97,7 @@ def _spread_at(premultiplied: Image.Image, ys: np.ndarray, xs: np.ndarray) -> np
         if spread is None:
             spread = blurred
         else:
-            empty = spread.getchannel(3).point(lambda a: 255 if a == 0 else 0)
+            empty = spread.getchannel(3).point(lambda a: 255 if a < _TRUSTED else 0)
             if empty.getbbox() is None:
                 break
             spread.paste(blurred, (0, 0), empty)
