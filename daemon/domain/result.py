@@ -47,7 +47,8 @@ class ResultMetadata(BaseModel):
     )
     timings: dict[str, int] = Field(
         description="Milliseconds per pipeline step, by its name: download, decode, "
-        "remove_background, crop, shadow, compose, variants, watermark, encode, upload, ..."
+        "remove_background, crop, clean_edges, shadow, compose, variants, watermark, encode, "
+        "upload, ..."
     )
     preset: str | None = Field(
         default=None, description="The preset the options named (null: none)."

@@ -14,7 +14,7 @@ from PIL import Image
 
 from daemon.domain.errors import ImageTooLarge, InvalidOptions, ProcessingError
 from daemon.pipeline.guard import Limits, open_image
-from daemon.pipeline.variants import RESAMPLE
+from daemon.pipeline.resample import REDUCING_GAP, RESAMPLE
 
 # Sizes kept per asset: one per canvas (or variant) size in use; a few cover every preset.
 SIZES_KEPT = 4
@@ -54,7 +54,7 @@ class Asset:
                 self._sized.move_to_end(size)
                 return found
         # Outside the lock: two jobs may both resize once; neither waits behind the other.
-        made = self.image.resize(size, RESAMPLE, reducing_gap=3.0)
+        made = self.image.resize(size, RESAMPLE, reducing_gap=REDUCING_GAP)
         with self._lock:
             self._sized[size] = made
             while len(self._sized) > SIZES_KEPT:

@@ -12,6 +12,7 @@ from daemon.domain.errors import BackgroundRemovalFailed
 from daemon.pipeline.crop import Box, subject_box
 from daemon.pipeline.decode import Source
 from daemon.pipeline.removal import Removal, RemovalPlan, Upload
+from daemon.pipeline.resample import resize
 
 UPLOAD_JPEG_QUALITY = 90
 
@@ -23,7 +24,7 @@ def removal_upload(source: Source, plan: RemovalPlan) -> Upload:
     if limit is not None and max(image.size) > limit:
         ratio = limit / max(image.size)
         size = (max(1, round(image.width * ratio)), max(1, round(image.height * ratio)))
-        image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        image = resize(image, size)
     buffer = io.BytesIO()
     if image.mode == "RGBA":
         image.save(buffer, format="PNG", compress_level=1)

@@ -11,6 +11,7 @@ from daemon.domain.errors import CorruptImage, ImageTooLarge
 from daemon.domain.options import ProcessingOptions
 from daemon.pipeline.colour import drop_opaque_alpha, to_srgb
 from daemon.pipeline.guard import ImageInfo, Limits, open_image
+from daemon.pipeline.resample import box_factor
 
 # Decode at least this much larger than the largest output, so a crop to the vehicle still has
 # enough pixels for the master (a car usually spans well over two thirds of the frame).
@@ -111,14 +112,16 @@ def _draft(image: Image.Image, need: int) -> None:
 
 
 def _reduce(image: Image.Image, need: int | None) -> Image.Image:
-    """Box-reduce an opaque image by an integer factor when far larger than needed.
+    """Box-reduce an opaque image by an integer factor when far larger than needed: only as far
+    as the resample of its window after it is still left REDUCING_GAP times (resample.py), so a
+    grille does not turn to moiré. A 48 MP photo is not reduced for a 2560 px master.
 
     Not for images with alpha: Pillow reduces those premultiplied, through a full-size copy (a
-    48 MP cutout would need 400 MB). Their crop window is cut out first instead (render.py).
+    48 MP cutout would need 400 MB). Their crop window is cut out first instead (sample.py).
     """
     if need is None:
         return image
-    factor = max(image.size) // need
+    factor = box_factor(max(image.size), need)
     if factor < 2 or image.mode not in ("RGB", "L", "CMYK"):
         return image
     return image.reduce(factor)

@@ -10,8 +10,8 @@ from daemon.domain.options import ProcessingOptions
 from daemon.pipeline.crop import Box
 from daemon.pipeline.cutout import Layers
 from daemon.pipeline.layout import Layout
+from daemon.pipeline.resample import REDUCING_GAP, RESAMPLE
 from daemon.pipeline.shadow import ContactGeometry
-from daemon.pipeline.variants import REDUCING_GAP, RESAMPLE
 
 # Lanczos reads this many source pixels on each side (scaled by the reduction factor).
 _LANCZOS_SUPPORT = 3

@@ -12,7 +12,7 @@ from PIL import Image
 from bench.views import render_logo, render_studio, render_view
 from daemon.domain.errors import ImageTooLarge, InvalidOptions
 from daemon.pipeline import Asset, Assets, Limits, decode_asset, parse_options, process_image
-from daemon.pipeline.variants import REDUCING_GAP, RESAMPLE
+from daemon.pipeline.resample import REDUCING_GAP, RESAMPLE
 from daemon.pipeline.watermark import logo_box
 
 STUDIO_SIZE = (1600, 1000)
