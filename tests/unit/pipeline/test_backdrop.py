@@ -12,6 +12,7 @@ from PIL import Image
 from bench.views import render_logo, render_studio, render_view
 from daemon.domain.errors import ImageTooLarge, InvalidOptions
 from daemon.pipeline import Asset, Assets, Limits, decode_asset, parse_options, process_image
+from daemon.pipeline.backdrop import decontaminate_edges
 from daemon.pipeline.resample import REDUCING_GAP, RESAMPLE
 from daemon.pipeline.watermark import logo_box
 
@@ -115,6 +116,24 @@ def test_edges_are_clean_against_any_floor(
     our_error = np.abs(ours - ideal)[ring].mean()
     assert naive_error > 25  # the halo this test is about
     assert our_error < 0.4 * naive_error
+
+
+@pytest.mark.parametrize("phase", range(4))
+def test_a_thin_dark_trim_at_the_outline_keeps_its_colour(phase: int) -> None:
+    """A white car whose outline is a 3 px black rubber seal, its soft edge cut from a white
+    wall: the edge takes the seal's colour, the one next to it, not the white body's behind it
+    (which on a dark floor would show as the grey halo this cleaning is there to remove)."""
+    pixels = np.zeros((60, 60, 4), np.uint8)
+    top = 20 + phase  # every position against the reduced grid the colours are spread on
+    pixels[top + 3 :] = (235, 235, 235, 255)  # the body
+    pixels[top : top + 3] = (15, 15, 15, 255)  # the seal
+    pixels[top - 1] = (250, 250, 250, 110)  # the soft edge, mixed with the white wall
+    pixels[top - 2] = (252, 252, 252, 35)
+    layer = Image.fromarray(pixels, "RGBA")
+    decontaminate_edges(layer)
+    edge = np.asarray(layer)[top - 2 : top, 5:55].astype(int)
+    assert edge[..., :3].max() <= 40, edge[:, 30]
+    assert (edge[..., 3] == pixels[top - 2 : top, 5:55, 3]).all()  # the shape is kept
 
 
 def test_the_shadow_next_to_a_red_car_darkens_the_floor_without_tinting_it() -> None:
