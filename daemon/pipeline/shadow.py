@@ -141,16 +141,16 @@ def contact_shadow(
     half = max(1.0, width * 0.55)
     spread = np.sqrt(np.clip(1.0 - ((columns - centre) / half) ** 2, 0.0, 1.0))
     reach = np.where(np.isinf(gap), 0.0, np.exp(-np.minimum(gap, 1e6) / (0.15 * width)))
-    ambient = _band(below, -geo.ellipse_half_height, 0.7 * geo.ellipse_half_height)
+    ambient = _band(below, -geo.ellipse_half_height, 0.7 * geo.ellipse_half_height, step)
     ambient = _blur(ambient * (spread * reach)[None, :], geo.ambient_blur / step)
     # Where the body is close to the ground (sills, tyres): denser, tighter.
     near = np.where(np.isinf(gap), 0.0, np.exp(-np.minimum(gap, 1e6) / (0.04 * width)))
     height = max(1.0, geo.ellipse_half_height * 0.6)
-    footprint = _blur(_band(below, -height, 0.5 * height) * near[None, :], geo.blur / step)
+    footprint = _blur(_band(below, -height, 0.5 * height, step) * near[None, :], geo.blur / step)
     # The contact: where a tyre meets the ground (gap about 0), a thin dark line.
     touch = np.clip(1.0 - gap / max(2.0, 0.006 * width), 0.0, 1.0) ** 2
     line_h = max(1.0, geo.line_height)
-    contact = _band(below, -max(1.0, line_h / 2), line_h) * touch[None, :]
+    contact = _band(below, -max(1.0, line_h / 2), line_h, step) * touch[None, :]
     contact = _blur(contact, max(0.8, geo.line_height * 0.8) / step)
 
     # Screen the three layers: each darkens what the others left. The contact is darker than
@@ -163,15 +163,28 @@ def contact_shadow(
     shade *= 1.0 - t * t * (3.0 - 2.0 * t)
     shadow_alpha = Image.fromarray(np.clip(shade * 255.0, 0, 255).astype(np.uint8), "L")
     if step > 1:
-        shadow_alpha = shadow_alpha.resize((bw, bh), Image.Resampling.BILINEAR)
+        # The grid's samples are `step` px apart from the band's corner, also where the band's
+        # size is odd: the last one stands partly beyond it.
+        shadow_alpha = shadow_alpha.resize(
+            (bw, bh), Image.Resampling.BILINEAR, box=(0, 0, bw / step, bh / step)
+        )
     shadow = Image.new("RGBA", (bw, bh), (0, 0, 0, 0))
     shadow.putalpha(shadow_alpha)
     return shadow, (band[0], band[1])
 
 
-def _band(below: np.ndarray, start: float, end: float) -> np.ndarray:
-    """1 where start <= rows below the ground line <= end, else 0 (float32)."""
-    return ((below >= start) & (below <= end)).astype(np.float32)
+def _band(below: np.ndarray, start: float, end: float, step: int = 1) -> np.ndarray:
+    """1 where start <= rows below the ground line <= end, else 0 (float32).
+
+    On a grid of every `step`-th row, each sample is the share of its `step` rows that lies in
+    the band: a thin band sampled on whole rows would be 2 rows high in one column and 1 in the
+    next as the ground line slants, a ripple along the contact line.
+    """
+    if step == 1:
+        return ((below >= start) & (below <= end)).astype(np.float32)
+    half = step / 2
+    inside = np.minimum(below + half, end) - np.maximum(below - half, start)
+    return np.clip(inside / step, 0.0, 1.0).astype(np.float32)
 
 
 def _blur(layer: np.ndarray, radius: float) -> np.ndarray:
