@@ -404,6 +404,8 @@ def main() -> None:
     parser.add_argument("--threads-images", type=int, default=6)
     parser.add_argument("--options", choices=OPTION_SETS, default="default")
     args = parser.parse_args()
+    if args.repeat < 1 or args.rounds < 1:
+        parser.error("--repeat and --rounds must be at least 1")
     args.folder.mkdir(parents=True, exist_ok=True)
     if args.worker:
         worker(args.worker, args.folder, args.mp, args.kind, args.repeat, args.options)
