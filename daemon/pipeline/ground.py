@@ -219,7 +219,7 @@ def _run_supports(
     groups = _patches(hull, edge, span)
     tyres = [g for g in groups if _is_tyre(edge, g, span)]
     if len(tyres) >= 2:
-        return [_lowest(g) for g in tyres]
+        return _with_stranded([_lowest(g) for g in tyres], [_lowest(g) for g in groups], span)
     # Fewer than two tyre shapes (a box, a cut-out blob): the hull edge under the centre of
     # mass carries it, with the one tyre found if any.
     columns = np.zeros(solid.shape[1])
@@ -231,6 +231,27 @@ def _run_supports(
     )
     supports = {hull[k], hull[k + 1], *(_lowest(g) for g in tyres)}
     return sorted(supports)
+
+
+def _with_stranded(
+    supports: list[tuple[float, float]], patches: list[tuple[float, float]], span: float
+) -> list[tuple[float, float]]:
+    """The supports, and every patch between two of them that the ground line through them
+    would leave hanging below it: the car cannot reach through the ground there, so it stands
+    on it (a near tyre whose ragged rim hid its shape, between the rear tyre and the nose)."""
+    rise = max(1.0, TYRE_RISE * span)
+    reach = TYRE_REACH * span  # nearer a support than this, it is that support's own tyre
+    out = list(supports)
+    for x, y in patches:
+        if not supports[0][0] < x < supports[-1][0] or (x, y) in out:
+            continue
+        right = next(i for i, s in enumerate(supports) if s[0] > x)
+        (x0, y0), (x1, y1) = supports[right - 1], supports[right]
+        if min(x - x0, x1 - x) <= reach:
+            continue
+        if y > y0 + (y1 - y0) * (x - x0) / (x1 - x0) + rise:
+            out.append((x, y))
+    return sorted(out)
 
 
 def _patches(
