@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import anyio
+import anyio.abc
 import pytest
 
 from daemon.lifecycle.slots import PipelineSlots
@@ -25,21 +27,31 @@ async def _until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
             await anyio.sleep(0.001)
 
 
-async def test_an_early_stretch_runs_while_every_render_slot_is_taken() -> None:
-    slots = PipelineSlots(1)
+@contextlib.asynccontextmanager
+async def _render_slot_taken(slots: PipelineSlots) -> AsyncIterator[anyio.abc.TaskGroup]:
+    """A render holds the one render slot of `slots` until the block ends; the task group it
+    runs in is the block's, and is left once everything started in it has ended."""
     gate = threading.Event()
-    order: list[str] = []
-
     async with anyio.create_task_group() as tg:
         tg.start_soon(lambda: slots.run(lambda: gate.wait(5), early=False))
         await _until(lambda: slots.busy == 1)
+        try:
+            yield tg
+        finally:
+            gate.set()
+
+
+async def test_an_early_stretch_runs_while_every_render_slot_is_taken() -> None:
+    slots = PipelineSlots(1)
+    order: list[str] = []
+
+    async with _render_slot_taken(slots) as tg:
         tg.start_soon(lambda: slots.run(lambda: order.append("render"), early=False))
         await anyio.sleep(0.02)
         # The render slot is taken: the second render waits, the early stretch does not.
         with anyio.fail_after(2):
             await slots.run(lambda: order.append("early"), early=True)
         assert order == ["early"]
-        gate.set()
     assert order == ["early", "render"]
     assert slots.busy == 0
 
@@ -70,15 +82,11 @@ async def test_never_more_stretches_of_a_kind_at_once_than_slots(early: bool) ->
 
 async def test_a_cancelled_waiter_takes_no_slot_and_a_failure_frees_its_own() -> None:
     slots = PipelineSlots(1)
-    gate = threading.Event()
     ran: list[str] = []
 
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(lambda: slots.run(lambda: gate.wait(5), early=False))
-        await _until(lambda: slots.busy == 1)
+    async with _render_slot_taken(slots):
         with anyio.move_on_after(0.05):
             await slots.run(lambda: ran.append("cancelled"), early=False)
-        gate.set()
     assert ran == [] and slots.busy == 0
 
     def boom() -> None:
